@@ -1,0 +1,49 @@
+package dev.ferry.spi;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Guest memory, read and written one page at a time into caller-supplied buffers, so the engine's
+ * page loop allocates nothing.
+ *
+ * <p>Reads may run while vCPUs write. A page read while it is being written may be torn; that is
+ * allowed, because the {@link DirtyLog} reports the page dirty at the next sync and the engine sends
+ * it again. Implementations must be safe for concurrent reads of different pages from several
+ * threads, and for concurrent writes of different pages on the destination.
+ */
+public interface GuestMemory {
+
+  /** Page size in bytes, a power of two. */
+  int pageSize();
+
+  /** Number of pages. */
+  long pageCount();
+
+  /**
+   * Copies page {@code page} into {@code dst} at its position and advances the position by
+   * {@link #pageSize()}.
+   *
+   * @throws IndexOutOfBoundsException if the page is outside guest memory
+   * @throws java.nio.BufferOverflowException if {@code dst} has fewer than {@code pageSize()} bytes
+   *     remaining
+   */
+  void readPage(long page, ByteBuffer dst);
+
+  /**
+   * Writes {@link #pageSize()} bytes from {@code src} at its position into page {@code page} and
+   * advances the position.
+   *
+   * @throws IndexOutOfBoundsException if the page is outside guest memory
+   * @throws java.nio.BufferUnderflowException if {@code src} has fewer than {@code pageSize()}
+   *     bytes remaining
+   */
+  void writePage(long page, ByteBuffer src);
+
+  /**
+   * Fills page {@code page} with zeros. Backends whose memory can be sparse should release the page
+   * instead of writing zeros.
+   */
+  default void zeroPage(long page) {
+    writePage(page, ByteBuffer.allocate(pageSize()));
+  }
+}

@@ -1,0 +1,40 @@
+package dev.ferry.spi;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One open connection to a host, as a backend sees it.
+ *
+ * <p>Implementations must be thread-safe: Ferry may list VMs, look one up and prepare an incoming
+ * VM from different threads at once. {@link #close()} is idempotent; after it, other methods may
+ * throw {@link IllegalStateException}.
+ */
+public interface HostDriver extends AutoCloseable {
+
+  /** This host's identity, CPU and memory. */
+  HostInfo info();
+
+  /** The VMs on this host, in a stable order (by name). Incoming VMs are not listed. */
+  List<VmDriver> vms();
+
+  /** The VM with this name, if the host has one. */
+  Optional<VmDriver> vm(String name);
+
+  /**
+   * Creates, on this (destination) host, an empty VM of the given description to receive a
+   * migration into. Its vCPUs do not run until {@link IncomingVm#activate()}.
+   *
+   * @throws DriverException if the host cannot hold it: a VM of that name or id already exists,
+   *     not enough memory, or the host's CPU cannot run it
+   * @throws UnsupportedOperationException if this backend cannot receive engine-driven migrations
+   */
+  default IncomingVm prepareIncoming(VmDescription description) {
+    throw new UnsupportedOperationException(
+        "this backend does not receive engine-driven migrations: " + getClass().getName());
+  }
+
+  /** Releases the connection. VMs keep running; only this driver's handle is closed. */
+  @Override
+  void close();
+}
