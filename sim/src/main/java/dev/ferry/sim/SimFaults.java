@@ -1,0 +1,54 @@
+package dev.ferry.sim;
+
+import dev.ferry.spi.DriverException;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Fault hooks of a {@link SimHost}: a test arms a fault, and the next matching operation on the
+ * host fails with a {@link DriverException} carrying the given reason. Each armed fault fires once.
+ *
+ * <p>This is the place where further faults (cut a stream, kill a destination, slow a link) go.
+ *
+ * <p>Thread-safety: safe from any thread.
+ */
+public final class SimFaults {
+  private final AtomicReference<String> prepareIncoming = new AtomicReference<>();
+  private final AtomicReference<String> activate = new AtomicReference<>();
+
+  SimFaults() {}
+
+  /** The next {@link SimHost#prepareIncoming} on this host fails with {@code reason}. */
+  public SimFaults failNextPrepareIncoming(String reason) {
+    prepareIncoming.set(reason);
+    return this;
+  }
+
+  /**
+   * The next {@link SimIncomingVm#activate()} on this host fails with {@code reason}; the incoming
+   * VM stays incoming (it can be discarded, or activated again).
+   */
+  public SimFaults failNextActivate(String reason) {
+    activate.set(reason);
+    return this;
+  }
+
+  /** Disarms every fault. */
+  public void clear() {
+    prepareIncoming.set(null);
+    activate.set(null);
+  }
+
+  void firePrepareIncoming(String host) {
+    String reason = prepareIncoming.getAndSet(null);
+    if (reason != null) {
+      throw new DriverException("injected fault on sim host " + host + ": prepareIncoming failed: " + reason);
+    }
+  }
+
+  void fireActivate(String host) {
+    String reason = activate.getAndSet(null);
+    if (reason != null) {
+      throw new DriverException("injected fault on sim host " + host + ": activate failed: " + reason);
+    }
+  }
+}
