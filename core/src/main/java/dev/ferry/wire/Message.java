@@ -1,0 +1,333 @@
+package dev.ferry.wire;
+
+import dev.ferry.spi.VmDescription;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * A control message: every frame type but PAGES, which only {@link PageBatchEncoder} and
+ * {@link PageBatchDecoder} handle. Encode with {@link FrameWriter#write(Message)}, decode with
+ * {@link Messages#decode(Frame)} or {@link Messages#expect(Frame, Class)}.
+ *
+ * <p>The records check their values when built; values the wire cannot carry (a negative count, a
+ * string over {@link WireFormat#MAX_STRING_BYTES} UTF-8 bytes) are refused with
+ * {@link IllegalArgumentException}, except the free-text messages of {@link ErrorMessage} and
+ * {@link Cancel}, which are truncated to fit. Unsigned wire fields are held as non-negative Java
+ * {@code int}s and {@code long}s (so u32 fields carry at most 2^31-1 and u64 fields 2^63-1).
+ */
+public sealed interface Message {
+
+  /** The frame type that carries this message. */
+  FrameType type();
+
+  /**
+   * HELLO: the source opens a session on the control stream.
+   *
+   * @param sessionId identifies the session; data streams JOIN with it
+   * @param streamCount number of data streams the source will open (1..65535)
+   * @param authToken shared secret, may be empty; masked in {@link #toString()}
+   * @param vm the VM to migrate; its page size is the session's page size
+   * @param flags what the source asks for or offers
+   * @param compression how the source may encode pages
+   */
+  record Hello(UUID sessionId, int streamCount, String authToken, VmDescription vm, Set<Flag> flags,
+      WireCompression compression) implements Message {
+
+    /** HELLO flag bits. */
+    public enum Flag {
+      /** Bit 0: compare memory digests at switchover. */
+      VERIFY(1),
+      /** Bit 1: the source can switch to post-copy. */
+      POSTCOPY_CAPABLE(2),
+      /** Bit 2: a quick migration (tests, idle guests): skip the convergence wait. */
+      QUICK(4);
+
+      private final int bit;
+
+      Flag(int bit) {
+        this.bit = bit;
+      }
+
+      /** The flag's bit in the u32 flags field. */
+      public int bit() {
+        return bit;
+      }
+    }
+
+    public Hello {
+      Objects.requireNonNull(sessionId, "sessionId");
+      Objects.requireNonNull(authToken, "authToken");
+      Objects.requireNonNull(vm, "vm");
+      Objects.requireNonNull(compression, "compression");
+      EnumSet<Flag> f = EnumSet.noneOf(Flag.class);
+      f.addAll(flags);
+      flags = Collections.unmodifiableSet(f);
+      if (streamCount < 1 || streamCount > 0xffff) {
+        throw new IllegalArgumentException("stream count must be 1..65535: " + streamCount);
+      }
+      if (vm.pageSize() > WireFormat.MAX_PAGE_SIZE) {
+        throw new IllegalArgumentException(
+            "page size " + vm.pageSize() + " exceeds the protocol's maximum " + WireFormat.MAX_PAGE_SIZE);
+      }
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.HELLO;
+    }
+
+    /** Whether a flag is set. */
+    public boolean has(Flag flag) {
+      return flags.contains(flag);
+    }
+
+    @Override
+    public String toString() {
+      return "Hello[sessionId=" + sessionId + ", streamCount=" + streamCount + ", authToken="
+          + (authToken.isEmpty() ? "(none)" : "***") + ", vm=" + vm + ", flags=" + flags
+          + ", compression=" + compression + "]";
+    }
+  }
+
+  /** ACCEPT: the destination takes the migration. */
+  record Accept(String destinationHostId, String hostname) implements Message {
+    public Accept {
+      Objects.requireNonNull(destinationHostId, "destinationHostId");
+      Objects.requireNonNull(hostname, "hostname");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.ACCEPT;
+    }
+  }
+
+  /** ERROR: the sender gives up. The message is truncated to {@link WireFormat#MAX_STRING_BYTES}. */
+  record ErrorMessage(ErrorCode code, String message) implements Message {
+    public ErrorMessage {
+      Objects.requireNonNull(code, "code");
+      message = truncate(Objects.requireNonNull(message, "message"));
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.ERROR;
+    }
+  }
+
+  /** ROUND_END: every page of {@code round} was sent on this stream. */
+  record RoundEnd(int round) implements Message {
+    public RoundEnd {
+      requireNonNegative(round, "round");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.ROUND_END;
+    }
+  }
+
+  /**
+   * DEVICE_STATE: bytes {@code [offset, offset + data.remaining())} of a device state of
+   * {@code totalLength} bytes. A decoded chunk's data is a view of the reader's buffer, valid until
+   * its next frame.
+   */
+  record DeviceStateChunk(int totalLength, int offset, ByteBuffer data) implements Message {
+    public DeviceStateChunk {
+      Objects.requireNonNull(data, "data");
+      requireNonNegative(totalLength, "totalLength");
+      requireNonNegative(offset, "offset");
+      if (data.remaining() > WireFormat.MAX_DEVICE_STATE_CHUNK) {
+        throw new IllegalArgumentException("device state chunk of " + data.remaining() + " bytes exceeds "
+            + WireFormat.MAX_DEVICE_STATE_CHUNK);
+      }
+      if ((long) offset + data.remaining() > totalLength) {
+        throw new IllegalArgumentException("device state chunk [" + offset + ", +" + data.remaining()
+            + ") runs past the total length " + totalLength);
+      }
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.DEVICE_STATE;
+    }
+  }
+
+  /** SWITCHOVER: the guest is paused and every page was sent. */
+  record Switchover(int finalRound, long pagesSent, Optional<Digest> digest) implements Message {
+    public Switchover {
+      requireNonNegative(finalRound, "finalRound");
+      requireNonNegative(pagesSent, "pagesSent");
+      Objects.requireNonNull(digest, "digest");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.SWITCHOVER;
+    }
+  }
+
+  /** READY: every page arrived on the destination. */
+  record Ready(long pagesReceived, Optional<Digest> digest) implements Message {
+    public Ready {
+      requireNonNegative(pagesReceived, "pagesReceived");
+      Objects.requireNonNull(digest, "digest");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.READY;
+    }
+  }
+
+  /** COMMIT: the destination runs the guest; the source gives up its copy. */
+  record Commit() implements Message {
+    @Override
+    public FrameType type() {
+      return FrameType.COMMIT;
+    }
+  }
+
+  /**
+   * RESUMED: the guest runs on the destination.
+   *
+   * @param resumedAt when it resumed, on the destination's clock (microsecond precision on the wire)
+   * @param destinationProcessing time the destination spent from SWITCHOVER to resuming (nanoseconds)
+   */
+  record Resumed(Instant resumedAt, Duration destinationProcessing) implements Message {
+    public Resumed {
+      Objects.requireNonNull(resumedAt, "resumedAt");
+      Objects.requireNonNull(destinationProcessing, "destinationProcessing");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.RESUMED;
+    }
+  }
+
+  /** CANCEL: the source abandons the migration. The reason is truncated to fit. */
+  record Cancel(String reason) implements Message {
+    public Cancel {
+      reason = truncate(Objects.requireNonNull(reason, "reason"));
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.CANCEL;
+    }
+  }
+
+  /** PING: an opaque value (usually {@code System.nanoTime()}) that PONG echoes. */
+  record Ping(long nanos) implements Message {
+    @Override
+    public FrameType type() {
+      return FrameType.PING;
+    }
+
+    /** The answer to this ping. */
+    public Pong pong() {
+      return new Pong(nanos);
+    }
+  }
+
+  /** PONG: the value of the PING it answers. */
+  record Pong(long nanos) implements Message {
+    @Override
+    public FrameType type() {
+      return FrameType.PONG;
+    }
+  }
+
+  /** JOIN: a data stream attaches to a session. The token is masked in {@link #toString()}. */
+  record Join(UUID sessionId, int streamIndex, String authToken) implements Message {
+    public Join {
+      Objects.requireNonNull(sessionId, "sessionId");
+      Objects.requireNonNull(authToken, "authToken");
+      if (streamIndex < 0 || streamIndex > 0xffff) {
+        throw new IllegalArgumentException("stream index must be 0..65535: " + streamIndex);
+      }
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.JOIN;
+    }
+
+    @Override
+    public String toString() {
+      return "Join[sessionId=" + sessionId + ", streamIndex=" + streamIndex + ", authToken="
+          + (authToken.isEmpty() ? "(none)" : "***") + "]";
+    }
+  }
+
+  /** PAGE_REQUEST: the destination needs pages {@code [firstPage, firstPage + count)} first. */
+  record PageRequest(long firstPage, int count) implements Message {
+    public PageRequest {
+      requireNonNegative(firstPage, "firstPage");
+      if (count < 1) {
+        throw new IllegalArgumentException("a page request asks for at least one page: " + count);
+      }
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.PAGE_REQUEST;
+    }
+  }
+
+  /** ROUND_ACK: the destination applied round {@code round}. */
+  record RoundAck(int round, long pagesReceived) implements Message {
+    public RoundAck {
+      requireNonNegative(round, "round");
+      requireNonNegative(pagesReceived, "pagesReceived");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.ROUND_ACK;
+    }
+  }
+
+  private static void requireNonNegative(long v, String name) {
+    if (v < 0) {
+      throw new IllegalArgumentException(name + " must not be negative: " + v);
+    }
+  }
+
+  /** Cuts {@code s} to at most {@link WireFormat#MAX_STRING_BYTES} UTF-8 bytes, at a code point. */
+  static String truncate(String s) {
+    if (s.length() * 3L <= WireFormat.MAX_STRING_BYTES) {
+      return s;
+    }
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    if (b.length <= WireFormat.MAX_STRING_BYTES) {
+      return s;
+    }
+    String suffix = "...";
+    int budget = WireFormat.MAX_STRING_BYTES - suffix.length();
+    int bytes = 0;
+    int i = 0;
+    while (i < s.length()) {
+      int cp = s.codePointAt(i);
+      int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      if (Character.isSurrogate(s.charAt(i)) && Character.charCount(cp) == 1) {
+        n = 1; // a lone surrogate encodes as '?'
+      }
+      if (bytes + n > budget) {
+        break;
+      }
+      bytes += n;
+      i += Character.charCount(cp);
+    }
+    return s.substring(0, i) + suffix;
+  }
+}
