@@ -144,6 +144,9 @@ public final class Messages {
    * the buffer's position is not moved).
    */
   public static Message decode(FrameType type, ByteBuffer payload) throws ProtocolException {
+    if (type == FrameType.PAGES) {
+      throw new IllegalArgumentException("PAGES frames are decoded by PageBatchDecoder, not Messages");
+    }
     PayloadReader r = new PayloadReader(type, payload);
     Message m;
     try {
@@ -229,8 +232,6 @@ public final class Messages {
         return new Message.PageRequest(r.u64("firstPage"), r.u32("count"));
       case ROUND_ACK:
         return new Message.RoundAck(r.u32("round"), r.u64("pagesReceived"));
-      case PAGES:
-        throw new IllegalArgumentException("PAGES frames are decoded by PageBatchDecoder, not Messages");
       default:
         throw new AssertionError("unhandled frame type " + type);
     }

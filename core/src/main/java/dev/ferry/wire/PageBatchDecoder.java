@@ -71,7 +71,7 @@ public final class PageBatchDecoder {
     try {
       for (int i = 0; i < count; i++) {
         if (limit - p < WireFormat.PAGE_ENTRY_HEADER) {
-          throw bad(i, -1, "entry header cut short (" + (limit - p) + " bytes left)");
+          throw new ProtocolException("PAGES entry " + i + ": entry header cut short (" + (limit - p) + " bytes left)");
         }
         long index = payload.getLong(p);
         int encoding = payload.get(p + 8) & 0xff;
@@ -144,7 +144,7 @@ public final class PageBatchDecoder {
   }
 
   private static String where(int entry, long index) {
-    return "PAGES entry " + entry + (index == -1 ? "" : " (page " + Long.toUnsignedString(index) + ")");
+    return "PAGES entry " + entry + " (page " + Long.toUnsignedString(index) + ")";
   }
 
   /** Pages applied so far. */
