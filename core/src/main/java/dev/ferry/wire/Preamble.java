@@ -61,7 +61,8 @@ public record Preamble(int major, int minor) {
           + " not supported, this side speaks " + WireFormat.MAJOR_VERSION + "." + WireFormat.MINOR_VERSION);
     }
     if (reserved != 0) {
-      throw new ProtocolException("reserved field of the Ferry preamble is not zero: 0x" + Integer.toHexString(reserved));
+      throw new ProtocolException(
+          "reserved field of the Ferry preamble is not zero: 0x" + Integer.toHexString(reserved));
     }
     return new Preamble(major, minor);
   }
