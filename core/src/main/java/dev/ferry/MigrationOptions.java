@@ -1,0 +1,222 @@
+package dev.ferry;
+
+import dev.ferry.policy.ConvergencePolicy;
+import dev.ferry.spi.Bandwidth;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What a migration may cost and how it should run. Immutable and thread-safe; build one with
+ * {@link #builder()}. The defaults are those of {@link #defaults()}:
+ *
+ * <ul>
+ *   <li>max downtime 300 ms (QEMU's default {@code downtime-limit});
+ *   <li>deadline 10 minutes, after which the default policy rolls back;
+ *   <li>no bandwidth limit; one TCP stream; no compression (LZ4 is slower than a fast link);
+ *   <li>policy {@link ConvergencePolicy#untilDeadline()};
+ *   <li>no verification (it reads all guest memory on both hosts while the guest is paused, which
+ *       lengthens the downtime);
+ *   <li>live (pre-copy) rather than quick (pause first);
+ *   <li>10 s to connect, 30 s for the destination to confirm a switchover.
+ * </ul>
+ */
+public final class MigrationOptions {
+  private static final MigrationOptions DEFAULTS = builder().build();
+
+  private final Duration maxDowntime;
+  private final Duration deadline;
+  private final Bandwidth bandwidthLimit;
+  private final int streams;
+  private final Compression compression;
+  private final ConvergencePolicy policy;
+  private final boolean verify;
+  private final boolean quick;
+  private final Duration connectTimeout;
+  private final Duration switchoverTimeout;
+
+  private MigrationOptions(Builder b) {
+    this.maxDowntime = b.maxDowntime;
+    this.deadline = b.deadline;
+    this.bandwidthLimit = b.bandwidthLimit;
+    this.streams = b.streams;
+    this.compression = b.compression;
+    this.policy = b.policy;
+    this.verify = b.verify;
+    this.quick = b.quick;
+    this.connectTimeout = b.connectTimeout;
+    this.switchoverTimeout = b.switchoverTimeout;
+  }
+
+  /** The defaults listed above. */
+  public static MigrationOptions defaults() {
+    return DEFAULTS;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding these options, to change some of them. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.maxDowntime = maxDowntime;
+    b.deadline = deadline;
+    b.bandwidthLimit = bandwidthLimit;
+    b.streams = streams;
+    b.compression = compression;
+    b.policy = policy;
+    b.verify = verify;
+    b.quick = quick;
+    b.connectTimeout = connectTimeout;
+    b.switchoverTimeout = switchoverTimeout;
+    return b;
+  }
+
+  /** The longest pause the guest may see at switchover. */
+  public Duration maxDowntime() {
+    return maxDowntime;
+  }
+
+  /** How long the whole migration may take; {@link Duration#ZERO} for no deadline. */
+  public Duration deadline() {
+    return deadline;
+  }
+
+  /** The most bandwidth the migration may use. */
+  public Bandwidth bandwidthLimit() {
+    return bandwidthLimit;
+  }
+
+  /** How many TCP streams carry pages. */
+  public int streams() {
+    return streams;
+  }
+
+  public Compression compression() {
+    return compression;
+  }
+
+  public ConvergencePolicy policy() {
+    return policy;
+  }
+
+  /** Whether to compare source and destination memory while paused before switching over. */
+  public boolean verify() {
+    return verify;
+  }
+
+  /** Whether to pause first and copy everything once (a quick migration) instead of pre-copy. */
+  public boolean quick() {
+    return quick;
+  }
+
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  /** How long to wait for the destination to confirm it holds everything and has resumed. */
+  public Duration switchoverTimeout() {
+    return switchoverTimeout;
+  }
+
+  @Override
+  public String toString() {
+    return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
+        + ", bandwidthLimit=" + bandwidthLimit + ", streams=" + streams + ", compression=" + compression
+        + ", policy=" + policy + ", verify=" + verify + ", quick=" + quick + "]";
+  }
+
+  /** Builds {@link MigrationOptions}. Not thread-safe. Each setter checks its argument at once. */
+  public static final class Builder {
+    private Duration maxDowntime = Duration.ofMillis(300);
+    private Duration deadline = Duration.ofMinutes(10);
+    private Bandwidth bandwidthLimit = Bandwidth.UNLIMITED;
+    private int streams = 1;
+    private Compression compression = Compression.NONE;
+    private ConvergencePolicy policy = ConvergencePolicy.untilDeadline();
+    private boolean verify;
+    private boolean quick;
+    private Duration connectTimeout = Duration.ofSeconds(10);
+    private Duration switchoverTimeout = Duration.ofSeconds(30);
+
+    private Builder() {}
+
+    /** The longest pause allowed at switchover; positive. */
+    public Builder maxDowntime(Duration maxDowntime) {
+      this.maxDowntime = positive(maxDowntime, "max downtime");
+      return this;
+    }
+
+    /** How long the whole migration may take; {@link Duration#ZERO} for none. */
+    public Builder deadline(Duration deadline) {
+      Objects.requireNonNull(deadline, "deadline");
+      if (deadline.isNegative()) {
+        throw new IllegalArgumentException("deadline must not be negative: " + deadline);
+      }
+      this.deadline = deadline;
+      return this;
+    }
+
+    /** A bandwidth cap, honoured smoothly; {@link Bandwidth#UNLIMITED} for none. */
+    public Builder bandwidthLimit(Bandwidth limit) {
+      Objects.requireNonNull(limit, "limit");
+      if (limit.bytesPerSecond() == 0) {
+        throw new IllegalArgumentException("a bandwidth limit of zero would never finish");
+      }
+      this.bandwidthLimit = limit;
+      return this;
+    }
+
+    /** Number of TCP streams for pages, 1 to 16. */
+    public Builder streams(int streams) {
+      if (streams < 1 || streams > 16) {
+        throw new IllegalArgumentException("streams must be 1 to 16: " + streams);
+      }
+      this.streams = streams;
+      return this;
+    }
+
+    public Builder compression(Compression compression) {
+      this.compression = Objects.requireNonNull(compression, "compression");
+      return this;
+    }
+
+    public Builder policy(ConvergencePolicy policy) {
+      this.policy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    public Builder verify(boolean verify) {
+      this.verify = verify;
+      return this;
+    }
+
+    /** Pause first and copy everything once (what Hyper-V did before live migration). */
+    public Builder quick(boolean quick) {
+      this.quick = quick;
+      return this;
+    }
+
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = positive(timeout, "connect timeout");
+      return this;
+    }
+
+    public Builder switchoverTimeout(Duration timeout) {
+      this.switchoverTimeout = positive(timeout, "switchover timeout");
+      return this;
+    }
+
+    public MigrationOptions build() {
+      return new MigrationOptions(this);
+    }
+
+    private static Duration positive(Duration d, String what) {
+      Objects.requireNonNull(d, what);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(what + " must be positive: " + d);
+      }
+      return d;
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package dev.ferry;
+
+import dev.ferry.spi.VmId;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * How a migration ended. Immutable.
+ *
+ * @param vmId the VM that was migrated (or not)
+ * @param outcome how it ended and, so, where the VM runs now
+ * @param cause why it did not complete; empty when {@link Outcome#COMPLETED}
+ * @param downtime how long the guest was paused: from the source's pause to the destination's
+ *     resume (for a rolled-back migration, to the source's resume); zero if it never paused
+ * @param totalTime from the start of the migration to its end
+ * @param bytesOnWire bytes sent to the destination, framing included
+ * @param pagesSent pages sent, all rounds counted
+ * @param rounds per-round history, in order
+ * @param verified whether source and destination memory were compared while paused and found equal
+ * @param actions what the convergence policy and the engine decided, in order, as text
+ */
+public record MigrationResult(
+    VmId vmId,
+    Outcome outcome,
+    Optional<MigrationException> cause,
+    Duration downtime,
+    Duration totalTime,
+    long bytesOnWire,
+    long pagesSent,
+    List<RoundStats> rounds,
+    boolean verified,
+    List<String> actions) {
+
+  public MigrationResult {
+    Objects.requireNonNull(vmId, "vmId");
+    Objects.requireNonNull(outcome, "outcome");
+    Objects.requireNonNull(cause, "cause");
+    Objects.requireNonNull(downtime, "downtime");
+    Objects.requireNonNull(totalTime, "totalTime");
+    rounds = List.copyOf(rounds);
+    actions = List.copyOf(actions);
+    if ((outcome == Outcome.COMPLETED) == cause.isPresent()) {
+      throw new IllegalArgumentException("a completed migration has no cause; any other outcome has one");
+    }
+  }
+
+  /** Whether the VM now runs on the destination. */
+  public boolean completed() {
+    return outcome == Outcome.COMPLETED;
+  }
+
+  /** Number of copy rounds, stop-and-copy included. */
+  public int roundCount() {
+    return rounds.size();
+  }
+
+  /** How a migration ended, and where the VM runs afterwards. */
+  public enum Outcome {
+    /** The VM runs on the destination; the source copy is stopped and released. */
+    COMPLETED,
+    /** {@link MigrationSession#cancel()} stopped it; the VM runs on the source, the destination holds nothing. */
+    CANCELLED,
+    /**
+     * The convergence policy or the deadline gave up; the VM runs on the source, the destination
+     * holds nothing.
+     */
+    ROLLED_BACK,
+    /**
+     * An error (link, destination, verification) ended it; the VM runs on the source, the
+     * destination holds nothing.
+     */
+    FAILED,
+    /**
+     * The switchover could not be confirmed: the destination may or may not have resumed the VM.
+     * The source copy is kept paused, never resumed, so that two copies never run; the application
+     * must ask the destination which holds the VM.
+     */
+    IN_DOUBT,
+    /**
+     * Post-copy could not finish: the destination ran the VM but lost the source before it had
+     * every page. The result's cause names the missing pages. The VM cannot be recovered by Ferry.
+     */
+    GUEST_LOST
+  }
+}
