@@ -99,16 +99,16 @@ public record DataSize(long bytes) implements Comparable<DataSize> {
   public String toString() {
     String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
-    long v = bytes;
-    while (u < units.length - 1 && v >= 1024 && v % 1024 == 0) {
-      v /= 1024;
+    while (u < units.length - 1 && bytes >= 1024L << (10 * u)) {
       u++;
     }
-    if (u < units.length - 1 && v >= 10 * 1024) {
-      // Not a whole multiple: show one decimal of the next unit rather than a long byte count.
-      double d = bytes / Math.pow(1024, u + 1);
-      return String.format(java.util.Locale.ROOT, "%.1f %s", d, units[u + 1]);
+    if (u == 0) {
+      return bytes + " B";
     }
-    return v + " " + units[u];
+    long unit = 1L << (10 * u);
+    if (bytes % unit == 0) {
+      return (bytes / unit) + " " + units[u];
+    }
+    return String.format(java.util.Locale.ROOT, "%.1f %s", (double) bytes / unit, units[u]);
   }
 }

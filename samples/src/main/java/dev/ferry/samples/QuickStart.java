@@ -1,0 +1,266 @@
+package dev.ferry.samples;
+
+import dev.ferry.Compression;
+import dev.ferry.Ferry;
+import dev.ferry.Host;
+import dev.ferry.MigrationEvent;
+import dev.ferry.MigrationOptions;
+import dev.ferry.MigrationReceiver;
+import dev.ferry.MigrationResult;
+import dev.ferry.MigrationSession;
+import dev.ferry.MigrationTarget;
+import dev.ferry.Progress;
+import dev.ferry.RoundStats;
+import dev.ferry.Vm;
+import dev.ferry.sim.SimHost;
+import dev.ferry.sim.SimVm;
+import dev.ferry.sim.SimVmSpec;
+import dev.ferry.sim.Workload;
+import dev.ferry.spi.Bandwidth;
+import dev.ferry.spi.DataSize;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The quick start: a live migration of a busy 1 GiB VM between two simulated hosts over TCP on
+ * 127.0.0.1, one line per round, one line of JSON at the end. With {@code --listen} and
+ * {@code --connect} the two hosts run in two processes.
+ */
+@Command(name = "quickstart", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Live-migrate a busy simulated VM between two simulated hosts over loopback TCP.")
+final class QuickStart implements Callable<Integer> {
+  private static final String SOURCE = "quickstart-a";
+  private static final String DEST = "quickstart-b";
+
+  @Option(names = "--memory", defaultValue = "1GiB", description = "Guest memory (default ${DEFAULT-VALUE}).")
+  String memory;
+
+  @Option(names = "--dirty-rate", defaultValue = "3000",
+      description = "Pages the guest writes per second (default ${DEFAULT-VALUE}).")
+  long dirtyRate;
+
+  @Option(names = "--workload", defaultValue = "uniform",
+      description = "idle, uniform, hot-set, sequential or mixed (default ${DEFAULT-VALUE}).")
+  String workload;
+
+  @Option(names = "--bandwidth", defaultValue = "unlimited",
+      description = "Bandwidth limit, e.g. 200MB/s, 1GB/s, or unlimited (default ${DEFAULT-VALUE}).")
+  String bandwidth;
+
+  @Option(names = "--streams", defaultValue = "1", description = "TCP streams for pages (default ${DEFAULT-VALUE}).")
+  int streams;
+
+  @Option(names = "--max-downtime", defaultValue = "300ms",
+      description = "Longest pause allowed, e.g. 300ms or 1s (default ${DEFAULT-VALUE}).")
+  String maxDowntime;
+
+  @Option(names = "--deadline", defaultValue = "60s",
+      description = "Give up and roll back after this long (default ${DEFAULT-VALUE}).")
+  String deadline;
+
+  @Option(names = "--compression", defaultValue = "none", description = "none or lz4 (default ${DEFAULT-VALUE}).")
+  String compression;
+
+  @Option(names = "--verify", defaultValue = "true", arity = "1",
+      description = "Compare memory digests at switchover (default ${DEFAULT-VALUE}).")
+  boolean verify;
+
+  @Option(names = "--quick", description = "Pause first and copy once (a quick migration) instead of pre-copy.")
+  boolean quick;
+
+  @Option(names = "--zero-memory", description = "Leave guest memory zeroed instead of filling it with data.")
+  boolean zeroMemory;
+
+  @Option(names = "--listen", paramLabel = "HOST:PORT",
+      description = "Run only the destination, receiving on this address, and exit once the VM runs here.")
+  String listen;
+
+  @Option(names = "--connect", paramLabel = "HOST:PORT",
+      description = "Run only the source, migrating to the receiver at this address.")
+  String connect;
+
+  @Option(names = "--token", defaultValue = "", description = "Shared token between source and destination.")
+  String token;
+
+  @Option(names = "--wait", defaultValue = "10m", description = "With --listen: how long to wait (default ${DEFAULT-VALUE}).")
+  String waitFor;
+
+  @Override
+  public Integer call() throws Exception {
+    try {
+      if (listen != null && connect != null) {
+        throw new IllegalArgumentException("--listen and --connect run the two ends: give one or the other");
+      }
+      return listen != null ? receive() : migrate();
+    } finally {
+      SimHost.destroyAll();
+    }
+  }
+
+  private int migrate() throws Exception {
+    SimVmSpec spec = SimVmSpec.builder("web-1").memory(DataSize.parse(memory)).vcpus(2)
+        .workload(workload()).seed(42).build();
+    SimVm sim = SimHost.named(SOURCE).createVm(spec);
+    if (!zeroMemory) {
+      SampleVms.fill(sim, 42);
+    }
+    long dirty = SampleVms.dirtyPagesPerSecond(sim, Duration.ofSeconds(1));
+    System.out.printf(Locale.ROOT, "source: VM %s, %s, %s, dirtying %,d pages/s (%.1f MB/s)%n", sim.name(),
+        spec.memory(), spec.workload(), dirty, dirty * spec.pageSize() / 1e6);
+
+    try (Host a = Ferry.connect("sim://" + SOURCE); Host b = connect == null ? Ferry.connect("sim://" + DEST) : null) {
+      MigrationTarget target = b != null ? b.target() : target(connect).withToken(token);
+      Vm vm = a.vm("web-1");
+      MigrationOptions options = MigrationOptions.builder()
+          .maxDowntime(Durations.parse(maxDowntime))
+          .deadline(Durations.parse(deadline))
+          .bandwidthLimit(parseBandwidth(bandwidth))
+          .streams(streams)
+          .compression(Compression.valueOf(compression.toUpperCase(Locale.ROOT)))
+          .verify(verify)
+          .quick(quick)
+          .build();
+      System.out.printf("migrating %s to %s with %s%n", vm.name(), target.address(), options);
+      MigrationSession session = a.migrate(vm, target, options);
+      session.addListener(QuickStart::print);
+      MigrationResult r = session.completion().join();
+      if (b != null && r.completed()) {
+        SimVm moved = SimHost.named(DEST).vm("web-1").orElseThrow();
+        long before = moved.writesDone();
+        Thread.sleep(200);
+        System.out.printf(Locale.ROOT, "destination: VM %s is %s and still writing (%,d writes in 200 ms)%n",
+            moved.name(), moved.state(), moved.writesDone() - before);
+      }
+      System.out.println(json(r, spec.memory().bytes()));
+      return r.completed() ? 0 : 1;
+    }
+  }
+
+  private int receive() throws Exception {
+    try (Host b = Ferry.connect("sim://" + DEST)) {
+      MigrationReceiver receiver = b.listen(target(listen).address(), token);
+      System.out.printf("destination: receiving migrations on %s%n", receiver.address());
+      long deadlineNanos = System.nanoTime() + Durations.parse(waitFor).toNanos();
+      while (b.vms().isEmpty()) {
+        if (System.nanoTime() > deadlineNanos) {
+          System.out.println("destination: no VM arrived within " + waitFor);
+          return 1;
+        }
+        Thread.sleep(20);
+      }
+      SimVm moved = SimHost.named(DEST).vms().get(0);
+      long before = moved.writesDone();
+      Thread.sleep(200);
+      System.out.printf(Locale.ROOT, "destination: VM %s arrived; it is %s and writing (%,d writes in 200 ms)%n",
+          moved.name(), moved.state(), moved.writesDone() - before);
+      return 0;
+    }
+  }
+
+  private Workload workload() {
+    switch (workload.toLowerCase(Locale.ROOT)) {
+      case "idle":
+        return Workload.idle();
+      case "uniform":
+        return Workload.uniform(dirtyRate);
+      case "hot-set":
+        return Workload.hotSet(dirtyRate);
+      case "sequential":
+        return Workload.sequential(dirtyRate);
+      case "mixed":
+        return Workload.mixed(dirtyRate);
+      default:
+        throw new IllegalArgumentException("unknown workload '" + workload
+            + "': use idle, uniform, hot-set, sequential or mixed");
+    }
+  }
+
+  private static MigrationTarget target(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("expected HOST:PORT, got '" + hostPort + "'");
+    }
+    String host = hostPort.substring(0, colon);
+    int port = Integer.parseInt(hostPort.substring(colon + 1));
+    return new MigrationTarget(new InetSocketAddress(host, port), "");
+  }
+
+  static Bandwidth parseBandwidth(String text) {
+    String t = text.trim();
+    if (t.equalsIgnoreCase("unlimited")) {
+      return Bandwidth.UNLIMITED;
+    }
+    String lower = t.toLowerCase(Locale.ROOT);
+    if (lower.endsWith("/s")) {
+      lower = lower.substring(0, lower.length() - 2);
+    }
+    long factor;
+    if (lower.endsWith("gb")) {
+      factor = 1_000_000_000L;
+    } else if (lower.endsWith("mb")) {
+      factor = 1_000_000L;
+    } else if (lower.endsWith("kb")) {
+      factor = 1_000L;
+    } else {
+      throw new IllegalArgumentException("bandwidth '" + text + "': use e.g. 200MB/s, 1GB/s or unlimited");
+    }
+    double n = Double.parseDouble(lower.substring(0, lower.length() - 2).trim());
+    if (!(n > 0)) {
+      throw new IllegalArgumentException("bandwidth must be positive: '" + text + "'");
+    }
+    return Bandwidth.bytesPerSecond((long) (n * factor));
+  }
+
+  private static void print(MigrationEvent e) {
+    if (e instanceof MigrationEvent.RoundCompleted rc) {
+      RoundStats s = rc.stats();
+      Progress p = rc.progress();
+      System.out.printf(Locale.ROOT,
+          "round %d%s: sent %,d pages (%s) in %d ms at %s; dirty rate %,d pages/s; remaining %s; expected downtime %d ms%n",
+          s.round(), s.stopAndCopy() ? " (stop-and-copy)" : "", s.pagesSent(),
+          DataSize.bytes(s.pagesSent() * p.pageSize()), s.duration().toMillis(), s.bandwidth(),
+          s.dirtyRatePagesPerSecond(), p.remaining(), s.expectedDowntime().toMillis());
+    } else if (e instanceof MigrationEvent.Decision d) {
+      System.out.printf("policy: %s (%s)%n", String.join(", ", d.actions()), d.reason());
+    } else if (e instanceof MigrationEvent.PhaseChanged pc) {
+      System.out.printf("phase: %s -> %s at %d ms%n", pc.from(), pc.to(), pc.elapsed().toMillis());
+    } else if (e instanceof MigrationEvent.Finished f) {
+      MigrationResult r = f.result();
+      System.out.printf("finished: %s in %d ms, downtime %d ms, %d rounds, %s on the wire%s%n", r.outcome(),
+          r.totalTime().toMillis(), r.downtime().toMillis(), r.roundCount(), DataSize.bytes(r.bytesOnWire()),
+          r.cause().map(c -> ": " + c.getMessage()).orElse(""));
+    }
+  }
+
+  static String json(MigrationResult r, long memoryBytes) {
+    StringBuilder sb = new StringBuilder("{");
+    sb.append("\"outcome\":\"").append(r.outcome()).append('"');
+    sb.append(",\"totalMs\":").append(r.totalTime().toMillis());
+    sb.append(",\"downtimeMs\":").append(r.downtime().toMillis());
+    sb.append(",\"rounds\":").append(r.roundCount());
+    sb.append(",\"bytesSent\":").append(r.bytesOnWire());
+    sb.append(",\"pagesSent\":").append(r.pagesSent());
+    sb.append(",\"memoryBytes\":").append(memoryBytes);
+    sb.append(",\"verified\":").append(r.verified());
+    r.cause().ifPresent(c -> sb.append(",\"cause\":\"").append(escape(String.valueOf(c.getMessage()))).append('"'));
+    return sb.append('}').toString();
+  }
+
+  private static String escape(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (char c : s.toCharArray()) {
+      if (c == '"' || c == '\\') {
+        sb.append('\\').append(c);
+      } else if (c < 0x20) {
+        sb.append(String.format("\\u%04x", (int) c));
+      } else {
+        sb.append(c);
+      }
+    }
+    return sb.toString();
+  }
+}
