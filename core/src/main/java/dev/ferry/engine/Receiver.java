@@ -224,10 +224,13 @@ public final class Receiver implements MigrationReceiver {
           hello.streamCount());
       in.controlLoop();
     } catch (IOException | RuntimeException e) {
-      in.fail(e);
-      if (!in.activated && !(e instanceof EndOfStreamException)) {
-        throw e;
+      if (!in.activated && !closed) {
+        log.warn("migration of {} from {} failed: {}", vm.name(), remote(link.channel), e.toString());
+        if (!(e instanceof EndOfStreamException) && in.failure == null) {
+          sendError(link, e);
+        }
       }
+      in.fail(e);
     } finally {
       in.discardUnlessActivated();
       sessions.remove(hello.sessionId());

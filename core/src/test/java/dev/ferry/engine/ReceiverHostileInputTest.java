@@ -1,0 +1,213 @@
+package dev.ferry.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.MigrationOptions;
+import dev.ferry.MigrationReceiver;
+import dev.ferry.MigrationResult;
+import dev.ferry.MigrationResult.Outcome;
+import dev.ferry.MigrationSession;
+import dev.ferry.sim.SimHost;
+import dev.ferry.sim.SimVm;
+import dev.ferry.sim.SimVmSpec;
+import dev.ferry.sim.Workload;
+import dev.ferry.spi.DataSize;
+import dev.ferry.spi.VmDescription;
+import dev.ferry.wire.ErrorCode;
+import dev.ferry.wire.FrameReader;
+import dev.ferry.wire.FrameWriter;
+import dev.ferry.wire.Message;
+import dev.ferry.wire.Messages;
+import dev.ferry.wire.PageBatchEncoder;
+import dev.ferry.wire.Preamble;
+import dev.ferry.wire.WireCompression;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.util.EnumSet;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A receiver fed corrupted and hostile streams: each ends its own migration with a clear error,
+ * leaves nothing on the host, and the receiver goes on serving good migrations.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ReceiverHostileInputTest {
+  private static final AtomicInteger SEQ = new AtomicInteger();
+  private SimHost source;
+  private SimHost dest;
+  private MigrationReceiver receiver;
+
+  @BeforeEach
+  void start() {
+    int n = SEQ.incrementAndGet();
+    source = SimHost.named("hostile-src-" + n);
+    dest = SimHost.named("hostile-dst-" + n);
+    receiver = Receiver.start(dest.driver(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+  }
+
+  @AfterEach
+  void stop() {
+    receiver.close();
+    source.destroy();
+    dest.destroy();
+  }
+
+  private SocketChannel open() throws IOException {
+    SocketChannel ch = SocketChannel.open(receiver.address());
+    Preamble.write(ch);
+    Preamble.read(ch);
+    return ch;
+  }
+
+  private static VmDescription description(String name) {
+    return new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), name, DataSize.mib(4), 4096, 1,
+        SimHost.DEFAULT_CPU);
+  }
+
+  private void assertReceiverStillServes() throws Exception {
+    SimVm vm = source.createVm(SimVmSpec.builder("good-" + SEQ.incrementAndGet()).memory(DataSize.mib(16))
+        .workload(Workload.uniform(1000)).build());
+    MigrationSession s = SourceMigration.start(source.info(), vm, receiver.target(),
+        MigrationOptions.builder().verify(true).build());
+    MigrationResult r = s.completion().get(30, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("a good migration after the hostile one: %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.verified()).isTrue();
+  }
+
+  private void awaitNoIncoming() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while ((!dest.incomingVms().isEmpty() || receiver.activeMigrations() > 0) && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(dest.incomingVms()).isEmpty();
+    assertThat(receiver.activeMigrations()).isZero();
+    assertThat(dest.committedMemory()).isEqualTo(DataSize.ZERO);
+  }
+
+  @Test
+  void pagesFrameWithBadChecksum_endsThatMigrationWithChecksumError() throws Exception {
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      w.write(new Message.Hello(UUID.randomUUID(), 1, "", description("victim"),
+          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      assertThat(dest.incomingVms()).hasSize(1);
+
+      // Build a valid PAGES frame, then flip one byte of a page before it goes out.
+      ByteArrayOutputStream frame = new ByteArrayOutputStream();
+      PageBatchEncoder enc = new PageBatchEncoder(4096, WireCompression.NONE);
+      SimVm donor = source.createVm(SimVmSpec.builder("donor").memory(DataSize.mib(4)).build());
+      ByteBuffer page = ByteBuffer.allocate(4096);
+      new Random(1).nextBytes(page.array());
+      donor.memory().orElseThrow().writePage(3, page);
+      enc.add(3, donor.memory().orElseThrow());
+      enc.flush(new FrameWriter(Channels.newChannel(frame)));
+      byte[] bytes = frame.toByteArray();
+      bytes[100] ^= 0x10;
+      ch.write(ByteBuffer.wrap(bytes));
+
+      Message reply = Messages.decode(r.next());
+      assertThat(reply).isInstanceOf(Message.ErrorMessage.class);
+      assertThat(((Message.ErrorMessage) reply).code()).isEqualTo(ErrorCode.CHECKSUM);
+      assertThat(ch.read(ByteBuffer.allocate(16))).as("receiver closes the stream").isEqualTo(-1);
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void garbageBytes_areRefusedAndTheReceiverKeepsServing() throws Exception {
+    byte[] garbage = new byte[1 << 20];
+    new Random(5).nextBytes(garbage);
+    try (SocketChannel ch = SocketChannel.open(receiver.address())) {
+      try {
+        ch.write(ByteBuffer.wrap(garbage));
+      } catch (IOException closedEarly) {
+        // the receiver may close while we are still writing: that is the point
+      }
+      ByteBuffer sink = ByteBuffer.allocate(64 * 1024);
+      int n;
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      do {
+        sink.clear();
+        try {
+          n = ch.read(sink);
+        } catch (IOException reset) {
+          n = -1;
+        }
+      } while (n >= 0 && System.nanoTime() < deadline);
+      assertThat(n).as("the receiver closed the connection").isEqualTo(-1);
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void hugeFrameBeforeHandshake_isRefusedWithoutAllocating() throws Exception {
+    try (SocketChannel ch = open()) {
+      // A header announcing a 1 GiB HELLO: refused on the length alone.
+      ByteBuffer header = ByteBuffer.allocate(8).putInt(1 << 30).put((byte) 1).put((byte) 0).putShort((short) 0);
+      header.flip();
+      ch.write(header);
+      Message reply = Messages.decode(new FrameReader(ch).next());
+      assertThat(reply).isInstanceOf(Message.ErrorMessage.class);
+      assertThat(((Message.ErrorMessage) reply).message()).contains("1073741824");
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void pagesBeforeHello_areAProtocolError() throws Exception {
+    try (SocketChannel ch = open()) {
+      new FrameWriter(ch).write(new Message.RoundEnd(0));
+      Message reply = Messages.decode(new FrameReader(ch).next());
+      assertThat(reply).isInstanceOf(Message.ErrorMessage.class);
+      assertThat(((Message.ErrorMessage) reply).code()).isEqualTo(ErrorCode.PROTOCOL);
+    }
+    awaitNoIncoming();
+  }
+
+  @Test
+  void hostileStreamDuringAGoodMigration_doesNotTouchIt() throws Exception {
+    SimVm vm = source.createVm(SimVmSpec.builder("busy").memory(DataSize.mib(32))
+        .workload(Workload.uniform(2000)).build());
+    MigrationSession s = SourceMigration.start(source.info(), vm, receiver.target(),
+        MigrationOptions.builder().verify(true).build());
+    byte[] garbage = new byte[256 * 1024];
+    new Random(9).nextBytes(garbage);
+    for (int i = 0; i < 5; i++) {
+      try (SocketChannel ch = SocketChannel.open(receiver.address())) {
+        ch.write(ByteBuffer.wrap(garbage));
+      } catch (IOException closed) {
+        // refused mid-write: expected
+      }
+    }
+    MigrationResult r = s.completion().get(30, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.verified()).isTrue();
+  }
+
+  @Test
+  void silentConnection_isClosedAfterTheHandshakeTimeout() throws Exception {
+    // Not waiting the full 10 s here: only that an idle connection does not count as a migration.
+    try (SocketChannel ch = SocketChannel.open(receiver.address())) {
+      Thread.sleep(100);
+      assertThat(receiver.activeMigrations()).isZero();
+      assertThat(dest.incomingVms()).isEmpty();
+    }
+  }
+}
