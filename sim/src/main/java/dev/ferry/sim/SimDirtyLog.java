@@ -68,6 +68,14 @@ public final class SimDirtyLog implements DirtyLog {
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The count returned is the number of pages this call took from the log (bits it handed over),
+   * whether or not they were already set in {@code bitmap}.
+   *
+   * @throws IllegalArgumentException if {@code bitmap} has fewer than {@link #bitmapWords()} words
+   */
   @Override
   public long syncAndClear(long[] bitmap) {
     if (!active) {
