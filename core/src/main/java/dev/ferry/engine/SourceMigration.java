@@ -337,6 +337,13 @@ public final class SourceMigration implements Runnable {
       lastSync = syncAt;
       recordRate(sent, t1 - t0);
       Duration expected = expectedDowntime(dirty);
+      if (options.verify() && expected.compareTo(downtimeLimit) > 0
+          && expected.minusNanos(verifyNanosEstimate).compareTo(downtimeLimit) <= 0) {
+        // Only verification stands in the way: measure the digest again, now that the JIT has
+        // had time to compile it (a busy machine can leave it interpreted for a while).
+        verifyNanosEstimate = Math.min(verifyNanosEstimate, calibrateDigest());
+        expected = expectedDowntime(dirty);
+      }
       RoundStats stats = new RoundStats(round, false, sent.pages, sent.zeroPages, sent.wireBytes,
           Duration.ofNanos(t1 - t0), Bandwidth.of(sent.pages * desc.pageSize(), Duration.ofNanos(t1 - t0)),
           dirty, dirtyRate, expected, throttleNow);
