@@ -27,6 +27,7 @@ public final class SimIncomingVm implements IncomingVm {
   private DeviceStateCodec.Snapshot loaded;
   private SimVm activated;
   private boolean discarded;
+  private SimPostCopy postCopy;
 
   SimIncomingVm(SimHost host, VmDescription description) {
     this.host = host;
@@ -84,8 +85,28 @@ public final class SimIncomingVm implements IncomingVm {
     return activateVm();
   }
 
+  /**
+   * Post-copy for this VM: mark pages missing, activate, then supply pages; a vCPU that writes a
+   * missing page blocks until it arrives.
+   */
+  @Override
+  public synchronized java.util.Optional<dev.ferry.spi.PostCopyIncoming> postCopy() {
+    if (postCopy == null) {
+      postCopy = new SimPostCopy(this, memory);
+    }
+    return java.util.Optional.of(postCopy);
+  }
+
+  synchronized SimVm activatePostCopy(SimPostCopy pc) {
+    return activate(pc);
+  }
+
   /** {@link #activate()}, typed. */
   public synchronized SimVm activateVm() {
+    return activate(null);
+  }
+
+  private SimVm activate(SimPostCopy pc) {
     if (discarded) {
       throw new IllegalStateException("incoming VM " + description.name() + " was discarded");
     }
@@ -114,6 +135,7 @@ public final class SimIncomingVm implements IncomingVm {
       }
     }
     SimVm vm = new SimVm(host, description, memory, w, seed, size, cursors);
+    vm.postCopy(pc);
     host.promote(this, vm);
     activated = vm;
     return vm;

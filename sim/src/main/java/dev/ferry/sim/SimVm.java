@@ -60,6 +60,7 @@ public final class SimVm implements VmDriver {
   private volatile boolean stopRequested;
   private volatile VmState state = VmState.PAUSED;
   private volatile int throttlePercent;
+  private volatile SimPostCopy postCopy;
 
   SimVm(SimHost host, VmDescription description, SimMemory memory, Workload workload, long seed,
       int deviceStateSize, WorkloadCursor[] cursors) {
@@ -78,6 +79,16 @@ public final class SimVm implements VmDriver {
       vcpus[i] = new Vcpu(i);
     }
     this.pauseRequested = true;
+  }
+
+  /** Puts the VM in post-copy before it starts: vCPUs block on the missing pages of {@code pc}. */
+  void postCopy(SimPostCopy pc) {
+    this.postCopy = pc;
+  }
+
+  /** The post-copy state of a VM activated with pages missing, if any. */
+  public java.util.Optional<dev.ferry.spi.PostCopyIncoming> postCopyState() {
+    return java.util.Optional.ofNullable(postCopy);
   }
 
   /** Starts the vCPU threads; the VM is then RUNNING. Called once by the host. */
@@ -331,6 +342,8 @@ public final class SimVm implements VmDriver {
     final long seedMix;
     volatile long published;
     Thread thread;
+    /** A page this vCPU drew but has not written, because it was missing (post-copy); -1 if none. */
+    long pending = -1;
 
     Vcpu(int index) {
       this.index = index;
@@ -438,6 +451,13 @@ public final class SimVm implements VmDriver {
 
     /** Does {@code n} writes unless paused or stopped; returns whether it did. */
     private boolean batch(int n) {
+      SimPostCopy pc = postCopy;
+      if (pc != null && pending >= 0 && pc.isMissing(pending)) {
+        // Post-copy: wait for the page outside the pause lock, so a pause never waits for it.
+        if (!pc.awaitPage(pending, () -> !pauseRequested && !stopRequested)) {
+          return false;
+        }
+      }
       ReentrantReadWriteLock.ReadLock rl = runLock.readLock();
       rl.lock();
       try {
@@ -446,7 +466,18 @@ public final class SimVm implements VmDriver {
         }
         WorkloadCursor c = cursors[index];
         for (int i = 0; i < n; i++) {
-          long page = c.nextPage();
+          long page;
+          if (pending >= 0) {
+            page = pending;
+          } else {
+            page = c.nextPage();
+          }
+          if (pc != null && pc.isMissing(page)) {
+            pending = page;
+            published = c.writes();
+            return true;
+          }
+          pending = -1;
           long count = c.writes();
           memory.writeSlot(page, slotOffset, tag | (count & 0xFFFF_FFFF_FFFFL), seedMix ^ count, seedMix + page,
               GuestMemoryDigest.fmix64(count ^ page ^ seedMix) | 1L);

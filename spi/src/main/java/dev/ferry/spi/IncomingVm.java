@@ -27,6 +27,14 @@ public interface IncomingVm {
    */
   VmDriver activate();
 
+  /**
+   * Post-copy: running this VM before all its pages have arrived. Backends that cannot block a
+   * vCPU on a missing page leave it empty, and the engine then never switches to post-copy.
+   */
+  default java.util.Optional<PostCopyIncoming> postCopy() {
+    return java.util.Optional.empty();
+  }
+
   /** Frees the received memory; the host is as it was before {@link HostDriver#prepareIncoming}. */
   void discard();
 }
