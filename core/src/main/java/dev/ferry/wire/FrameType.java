@@ -33,7 +33,15 @@ public enum FrameType {
   /** Destination to source: send these pages first (post-copy). */
   PAGE_REQUEST(15),
   /** Destination to source: a round was received and applied. */
-  ROUND_ACK(16);
+  ROUND_ACK(16),
+  /** Source to destination: the guest is paused; run it before these missing pages arrive. */
+  POSTCOPY_SWITCH(17),
+  /** Destination to source: no page is missing any more; the source may release its copy. */
+  POSTCOPY_COMPLETE(18),
+  /** Source to destination, first frame of a new control stream: resume a broken post-copy. */
+  RECOVER(19),
+  /** Destination to source: the pages still missing, in answer to RECOVER. */
+  MISSING(20);
 
   private static final FrameType[] BY_CODE = new FrameType[256];
 

@@ -97,11 +97,20 @@ public sealed interface Message {
     }
   }
 
-  /** ACCEPT: the destination takes the migration. */
-  record Accept(String destinationHostId, String hostname) implements Message {
+  /**
+   * ACCEPT: the destination takes the migration.
+   *
+   * @param postCopyCapable whether the destination can run the guest before every page arrived
+   */
+  record Accept(String destinationHostId, String hostname, boolean postCopyCapable) implements Message {
     public Accept {
       Objects.requireNonNull(destinationHostId, "destinationHostId");
       Objects.requireNonNull(hostname, "hostname");
+    }
+
+    /** A destination without post-copy. */
+    public Accept(String destinationHostId, String hostname) {
+      this(destinationHostId, hostname, false);
     }
 
     @Override
@@ -294,6 +303,124 @@ public sealed interface Message {
     @Override
     public FrameType type() {
       return FrameType.ROUND_ACK;
+    }
+  }
+
+  /**
+   * POSTCOPY_SWITCH: the source paused the guest and sent the device state; the destination is to
+   * mark the pages of {@code missing} missing and, on COMMIT, run the guest.
+   *
+   * @param finalRound the last round sent on every stream before the switch
+   * @param pagesSent pages sent before the switch, all streams
+   * @param missing bitmap of the pages the destination does not hold in their latest version
+   */
+  record PostCopySwitch(int finalRound, long pagesSent, long[] missing) implements Message {
+    public PostCopySwitch {
+      requireNonNegative(finalRound, "finalRound");
+      requireNonNegative(pagesSent, "pagesSent");
+      missing = missing.clone();
+    }
+
+    @Override
+    public long[] missing() {
+      return missing.clone();
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.POSTCOPY_SWITCH;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof PostCopySwitch p && p.finalRound == finalRound && p.pagesSent == pagesSent
+          && java.util.Arrays.equals(p.missing, missing);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(finalRound, pagesSent, java.util.Arrays.hashCode(missing));
+    }
+
+    @Override
+    public String toString() {
+      return "PostCopySwitch[finalRound=" + finalRound + ", pagesSent=" + pagesSent + ", missing="
+          + java.util.Arrays.stream(missing).map(Long::bitCount).sum() + " pages]";
+    }
+  }
+
+  /**
+   * POSTCOPY_COMPLETE: every page arrived. Carries what the guest's vCPUs went through.
+   *
+   * @param faults blocking waits for a missing page
+   * @param blockedNanosTotal time vCPUs spent blocked
+   * @param blockedNanosP50 median time one fault blocked a vCPU
+   * @param blockedNanosP99 99th percentile
+   * @param blockedNanosMax longest
+   */
+  record PostCopyComplete(long faults, long blockedNanosTotal, long blockedNanosP50, long blockedNanosP99,
+      long blockedNanosMax) implements Message {
+    public PostCopyComplete {
+      requireNonNegative(faults, "faults");
+      requireNonNegative(blockedNanosTotal, "blockedNanosTotal");
+      requireNonNegative(blockedNanosP50, "blockedNanosP50");
+      requireNonNegative(blockedNanosP99, "blockedNanosP99");
+      requireNonNegative(blockedNanosMax, "blockedNanosMax");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.POSTCOPY_COMPLETE;
+    }
+  }
+
+  /** RECOVER: the source reconnects to a post-copy session whose control stream broke. */
+  record Recover(UUID sessionId, String authToken) implements Message {
+    public Recover {
+      Objects.requireNonNull(sessionId, "sessionId");
+      Objects.requireNonNull(authToken, "authToken");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.RECOVER;
+    }
+
+    @Override
+    public String toString() {
+      return "Recover[sessionId=" + sessionId + ", authToken=" + (authToken.isEmpty() ? "(none)" : "***") + "]";
+    }
+  }
+
+  /** MISSING: the pages the destination still lacks, as a bitmap, in answer to RECOVER. */
+  record Missing(long[] bitmap) implements Message {
+    public Missing {
+      bitmap = bitmap.clone();
+    }
+
+    @Override
+    public long[] bitmap() {
+      return bitmap.clone();
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.MISSING;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Missing m && java.util.Arrays.equals(m.bitmap, bitmap);
+    }
+
+    @Override
+    public int hashCode() {
+      return java.util.Arrays.hashCode(bitmap);
+    }
+
+    @Override
+    public String toString() {
+      return "Missing[" + java.util.Arrays.stream(bitmap).map(Long::bitCount).sum() + " pages]";
     }
   }
 

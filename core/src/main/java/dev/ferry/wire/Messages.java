@@ -63,7 +63,7 @@ public final class Messages {
       w.u32(flags).u8(h.compression().code());
     } else if (m instanceof Message.Accept) {
       Message.Accept a = (Message.Accept) m;
-      w.string(a.destinationHostId()).string(a.hostname());
+      w.string(a.destinationHostId()).string(a.hostname()).u8(a.postCopyCapable() ? 1 : 0);
     } else if (m instanceof Message.ErrorMessage) {
       Message.ErrorMessage e = (Message.ErrorMessage) m;
       w.u16(e.code().code()).string(e.message());
@@ -100,9 +100,42 @@ public final class Messages {
     } else if (m instanceof Message.RoundAck) {
       Message.RoundAck r = (Message.RoundAck) m;
       w.u32(r.round()).u64(r.pagesReceived());
+    } else if (m instanceof Message.PostCopySwitch) {
+      Message.PostCopySwitch p = (Message.PostCopySwitch) m;
+      w.u32(p.finalRound()).u64(p.pagesSent());
+      bitmap(w, p.missing());
+    } else if (m instanceof Message.PostCopyComplete) {
+      Message.PostCopyComplete c = (Message.PostCopyComplete) m;
+      w.u64(c.faults()).u64(c.blockedNanosTotal()).u64(c.blockedNanosP50()).u64(c.blockedNanosP99())
+          .u64(c.blockedNanosMax());
+    } else if (m instanceof Message.Recover) {
+      Message.Recover r = (Message.Recover) m;
+      w.uuid(r.sessionId()).string(r.authToken());
+    } else if (m instanceof Message.Missing) {
+      bitmap(w, ((Message.Missing) m).bitmap());
     } else {
       throw new AssertionError("unhandled message " + m.getClass());
     }
+  }
+
+  private static void bitmap(PayloadWriter w, long[] words) {
+    w.u32(words.length);
+    for (long word : words) {
+      w.i64(word);
+    }
+  }
+
+  private static long[] readBitmap(PayloadReader r) throws ProtocolException {
+    int n = r.u32("bitmapWords");
+    if ((long) n * 8 != r.remaining()) {
+      throw new ProtocolException("bitmap of " + n + " words does not match the " + r.remaining()
+          + " bytes that follow");
+    }
+    long[] words = new long[n];
+    for (int i = 0; i < n; i++) {
+      words[i] = r.i64("bitmap[" + i + "]");
+    }
+    return words;
   }
 
   private static void digest(PayloadWriter w, Optional<Digest> d) {
@@ -181,8 +214,15 @@ public final class Messages {
     switch (type) {
       case HELLO:
         return decodeHello(r);
-      case ACCEPT:
-        return new Message.Accept(r.string("destinationHostId"), r.string("hostname"));
+      case ACCEPT: {
+        String id = r.string("destinationHostId");
+        String hostname = r.string("hostname");
+        int flags = r.u8("flags");
+        if ((flags & ~1) != 0) {
+          throw new ProtocolException("ACCEPT has unknown flags 0x" + Integer.toHexString(flags));
+        }
+        return new Message.Accept(id, hostname, flags == 1);
+      }
       case ERROR: {
         int code = r.u16("code");
         ErrorCode c = ErrorCode.ofCode(code);
@@ -232,6 +272,18 @@ public final class Messages {
         return new Message.PageRequest(r.u64("firstPage"), r.u32("count"));
       case ROUND_ACK:
         return new Message.RoundAck(r.u32("round"), r.u64("pagesReceived"));
+      case POSTCOPY_SWITCH: {
+        int round = r.u32("finalRound");
+        long sent = r.u64("pagesSent");
+        return new Message.PostCopySwitch(round, sent, readBitmap(r));
+      }
+      case POSTCOPY_COMPLETE:
+        return new Message.PostCopyComplete(r.u64("faults"), r.u64("blockedNanosTotal"), r.u64("blockedNanosP50"),
+            r.u64("blockedNanosP99"), r.u64("blockedNanosMax"));
+      case RECOVER:
+        return new Message.Recover(r.uuid("sessionId"), r.string("authToken"));
+      case MISSING:
+        return new Message.Missing(readBitmap(r));
       default:
         throw new AssertionError("unhandled frame type " + type);
     }

@@ -98,6 +98,11 @@ final class PayloadReader {
   }
 
   /** The rest of the payload as a slice (no copy). */
+  /** Bytes not read yet. */
+  int remaining() {
+    return buf.remaining();
+  }
+
   ByteBuffer rest() {
     ByteBuffer s = buf.slice();
     buf.position(buf.limit());
