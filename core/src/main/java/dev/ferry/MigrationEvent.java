@@ -24,6 +24,12 @@ public sealed interface MigrationEvent {
    */
   record Decision(Duration elapsed, List<String> actions, String reason) implements MigrationEvent {}
 
+  /**
+   * During post-copy, at most every 100 ms: how many pages are still missing on the destination
+   * and what post-copy has done so far.
+   */
+  record PostCopyProgress(Duration elapsed, long pagesMissing, PostCopyStats stats) implements MigrationEvent {}
+
   /** The migration ended. Always the last event of a session. */
   record Finished(Duration elapsed, MigrationResult result) implements MigrationEvent {}
 }

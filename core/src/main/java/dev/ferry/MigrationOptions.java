@@ -11,13 +11,16 @@ import java.util.Objects;
  *
  * <ul>
  *   <li>max downtime 300 ms (QEMU's default {@code downtime-limit});
- *   <li>deadline 10 minutes, after which the default policy rolls back;
+ *   <li>deadline 10 minutes: policies abort (roll back) or force completion before it, and the
+ *       engine aborts once it has passed;
  *   <li>no bandwidth limit; one TCP stream; no compression (LZ4 is slower than a fast link);
- *   <li>policy {@link ConvergencePolicy#untilDeadline()};
+ *   <li>policy {@link ConvergencePolicy.untilDeadline()}: predicts where pre-copy ends and throttles
+ *       the vCPUs just enough, at once, when it would not meet the downtime limit and the deadline;
  *   <li>no verification (it reads all guest memory on both hosts while the guest is paused, which
  *       lengthens the downtime);
  *   <li>live (pre-copy) rather than quick (pause first);
- *   <li>10 s to connect, 30 s for the destination to confirm a switchover.
+ *   <li>10 s to connect, 30 s for the destination to confirm a switchover;
+ *   <li>no post-copy; if allowed, 60 s to recover a link broken during post-copy.
  * </ul>
  */
 public final class MigrationOptions {
@@ -33,6 +36,8 @@ public final class MigrationOptions {
   private final boolean quick;
   private final Duration connectTimeout;
   private final Duration switchoverTimeout;
+  private final boolean allowPostCopy;
+  private final Duration postCopyRecoveryTimeout;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -45,6 +50,8 @@ public final class MigrationOptions {
     this.quick = b.quick;
     this.connectTimeout = b.connectTimeout;
     this.switchoverTimeout = b.switchoverTimeout;
+    this.allowPostCopy = b.allowPostCopy;
+    this.postCopyRecoveryTimeout = b.postCopyRecoveryTimeout;
   }
 
   /** The defaults listed above. */
@@ -69,6 +76,8 @@ public final class MigrationOptions {
     b.quick = quick;
     b.connectTimeout = connectTimeout;
     b.switchoverTimeout = switchoverTimeout;
+    b.allowPostCopy = allowPostCopy;
+    b.postCopyRecoveryTimeout = postCopyRecoveryTimeout;
     return b;
   }
 
@@ -119,11 +128,30 @@ public final class MigrationOptions {
     return switchoverTimeout;
   }
 
+  /**
+   * Whether the migration may switch to post-copy (on a policy's action or
+   * {@link MigrationSession#switchToPostCopy()}): the guest then runs on the destination before all
+   * its memory has arrived. Off by default, as in QEMU, libvirt and KubeVirt: a link lost for
+   * longer than {@link #postCopyRecoveryTimeout()} during post-copy loses the guest.
+   */
+  public boolean allowPostCopy() {
+    return allowPostCopy;
+  }
+
+  /**
+   * How long, during post-copy, both hosts wait for a broken link to come back before declaring the
+   * guest lost. The guest is paused meanwhile.
+   */
+  public Duration postCopyRecoveryTimeout() {
+    return postCopyRecoveryTimeout;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
         + ", bandwidthLimit=" + bandwidthLimit + ", streams=" + streams + ", compression=" + compression
-        + ", policy=" + policy + ", verify=" + verify + ", quick=" + quick + "]";
+        + ", policy=" + policy + ", verify=" + verify + ", quick=" + quick
+        + (allowPostCopy ? ", postCopy (recovery " + postCopyRecoveryTimeout.toSeconds() + " s)" : "") + "]";
   }
 
   /** Builds {@link MigrationOptions}. Not thread-safe. Each setter checks its argument at once. */
@@ -138,8 +166,22 @@ public final class MigrationOptions {
     private boolean quick;
     private Duration connectTimeout = Duration.ofSeconds(10);
     private Duration switchoverTimeout = Duration.ofSeconds(30);
+    private boolean allowPostCopy;
+    private Duration postCopyRecoveryTimeout = Duration.ofSeconds(60);
 
     private Builder() {}
+
+    /** Allows switching to post-copy; see {@link MigrationOptions#allowPostCopy()}. */
+    public Builder allowPostCopy(boolean allow) {
+      this.allowPostCopy = allow;
+      return this;
+    }
+
+    /** See {@link MigrationOptions#postCopyRecoveryTimeout()}; positive. */
+    public Builder postCopyRecoveryTimeout(Duration timeout) {
+      this.postCopyRecoveryTimeout = positive(timeout, "post-copy recovery timeout");
+      return this;
+    }
 
     /** The longest pause allowed at switchover; positive. */
     public Builder maxDowntime(Duration maxDowntime) {

@@ -20,6 +20,7 @@ import java.util.Optional;
  * @param rounds per-round history, in order
  * @param verified whether source and destination memory were compared while paused and found equal
  * @param actions what the convergence policy and the engine decided, in order, as text
+ * @param postCopy what post-copy did, when the migration switched to it
  */
 public record MigrationResult(
     VmId vmId,
@@ -31,7 +32,8 @@ public record MigrationResult(
     long pagesSent,
     List<RoundStats> rounds,
     boolean verified,
-    List<String> actions) {
+    List<String> actions,
+    Optional<PostCopyStats> postCopy) {
 
   public MigrationResult {
     Objects.requireNonNull(vmId, "vmId");
@@ -41,14 +43,38 @@ public record MigrationResult(
     Objects.requireNonNull(totalTime, "totalTime");
     rounds = List.copyOf(rounds);
     actions = List.copyOf(actions);
+    Objects.requireNonNull(postCopy, "postCopy");
     if ((outcome == Outcome.COMPLETED) == cause.isPresent()) {
       throw new IllegalArgumentException("a completed migration has no cause; any other outcome has one");
     }
   }
 
+  /** A result of a migration that did not use post-copy. */
+  public MigrationResult(VmId vmId, Outcome outcome, Optional<MigrationException> cause, Duration downtime,
+      Duration totalTime, long bytesOnWire, long pagesSent, List<RoundStats> rounds, boolean verified,
+      List<String> actions) {
+    this(vmId, outcome, cause, downtime, totalTime, bytesOnWire, pagesSent, rounds, verified, actions,
+        Optional.empty());
+  }
+
   /** Whether the VM now runs on the destination. */
   public boolean completed() {
     return outcome == Outcome.COMPLETED;
+  }
+
+  /**
+   * How much vCPU time the guest lost to throttling: the sum over rounds of the round's throttle
+   * times its duration ({@link RoundStats#throttlePercent()} × {@link RoundStats#duration()}), as
+   * if one vCPU were stopped for that long. The pause at switchover is {@link #downtime()}, apart.
+   */
+  public Duration guestSlowdown() {
+    long nanos = 0;
+    for (RoundStats r : rounds) {
+      if (!r.stopAndCopy() && r.throttlePercent() > 0) {
+        nanos += r.duration().toNanos() / 100 * r.throttlePercent();
+      }
+    }
+    return Duration.ofNanos(nanos);
   }
 
   /** Number of copy rounds, stop-and-copy included. */

@@ -37,6 +37,16 @@ public interface MigrationSession {
   boolean cancel();
 
   /**
+   * Asks the migration to switch to post-copy at the end of the current pre-copy round: pause the
+   * guest, resume it on the destination, and move the rest of its memory after. Honoured only when
+   * {@link MigrationOptions#allowPostCopy()} is set and the destination can do post-copy.
+   *
+   * @return false if the migration cannot switch (not allowed, not in pre-copy, destination
+   *     without post-copy, or already ended)
+   */
+  boolean switchToPostCopy();
+
+  /**
    * Completes with the result when the migration ends, whatever the outcome. It completes
    * exceptionally only for a defect in Ferry itself. Cancelling this future does not cancel the
    * migration: call {@link #cancel()}.

@@ -6,6 +6,7 @@ import dev.ferry.MigrationTarget;
 import dev.ferry.spi.DriverException;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.IncomingVm;
+import dev.ferry.spi.PostCopyIncoming;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.wire.DeviceStateAssembler;
 import dev.ferry.wire.Digest;
@@ -162,6 +163,7 @@ public final class Receiver implements MigrationReceiver {
       Link.closeQuietly(ch);
     }, HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     Link link = null;
+    boolean handedOver = false;
     try {
       link = Link.accepted(ch);
       Preamble.write(ch);
@@ -172,8 +174,11 @@ public final class Receiver implements MigrationReceiver {
         runSession(link, hello, watchdog);
       } else if (m instanceof Message.Join join) {
         runDataStream(link, join, watchdog);
+      } else if (m instanceof Message.Recover recover) {
+        watchdog.cancel(false);
+        handedOver = recover(link, recover);
       } else {
-        throw new ProtocolException("a connection must open with HELLO or JOIN, not " + first.type());
+        throw new ProtocolException("a connection must open with HELLO, JOIN or RECOVER, not " + first.type());
       }
     } catch (IOException | RuntimeException e) {
       if (!closed) {
@@ -184,9 +189,42 @@ public final class Receiver implements MigrationReceiver {
       }
     } finally {
       watchdog.cancel(false);
-      Link.closeQuietly(ch);
-      connections.remove(ch);
+      if (!handedOver) {
+        Link.closeQuietly(ch);
+        connections.remove(ch);
+      }
     }
+  }
+
+  /**
+   * A source reconnecting to a post-copy whose control stream broke: hands the new connection to
+   * the session, which answers with the pages it still lacks.
+   *
+   * @return whether the connection now belongs to the session
+   */
+  private boolean recover(Link link, Message.Recover recover) throws IOException {
+    Incoming in = sessions.get(recover.sessionId());
+    if (!constantTimeEquals(token, recover.authToken().getBytes(StandardCharsets.UTF_8))) {
+      link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
+      return false;
+    }
+    PostCopyDestination pc = in == null ? null : in.postCopy;
+    if (pc == null) {
+      link.send(new Message.ErrorMessage(ErrorCode.REFUSED, "no post-copy session " + recover.sessionId()
+          + " here (it completed, was never started, or its recovery window passed)"));
+      return false;
+    }
+    link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
+    try {
+      if (pc.handOver(link)) {
+        return true;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    link.send(new Message.ErrorMessage(ErrorCode.BUSY, "post-copy session " + recover.sessionId()
+        + " is not waiting for a recovery"));
+    return false;
   }
 
   // ---------------------------------------------------------------- control stream
@@ -217,7 +255,8 @@ public final class Receiver implements MigrationReceiver {
       return;
     }
     try {
-      link.send(new Message.Accept(host.info().id().value(), host.info().hostname()));
+      link.send(new Message.Accept(host.info().id().value(), host.info().hostname(),
+          incoming.postCopy().isPresent()));
       watchdog.cancel(false);
       link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
       log.info("receiving {} ({}) from {}, {} stream(s)", vm.name(), vm.memory(), remote(link.channel),
@@ -309,6 +348,8 @@ public final class Receiver implements MigrationReceiver {
     final DeviceStateAssembler deviceState = new DeviceStateAssembler();
     volatile Throwable failure;
     volatile boolean activated;
+    volatile PostCopyDestination postCopy;
+    private Message.PostCopySwitch postCopySwitch;
     private boolean discarded;
 
     Incoming(Message.Hello hello, IncomingVm vm, Link control) {
@@ -343,9 +384,18 @@ public final class Receiver implements MigrationReceiver {
             switchoverAt = System.nanoTime();
             control.send(prepareSwitchover(Messages.expect(f, Message.Switchover.class)));
           }
+          case POSTCOPY_SWITCH -> {
+            switchoverAt = System.nanoTime();
+            postCopySwitch = Messages.expect(f, Message.PostCopySwitch.class);
+            control.send(preparePostCopy(postCopySwitch));
+          }
           case COMMIT -> {
             if (switchoverAt == 0) {
               throw new ProtocolException("COMMIT before SWITCHOVER");
+            }
+            if (postCopySwitch != null) {
+              runPostCopy(switchoverAt);
+              return;
             }
             activate();
             control.send(new Message.Resumed(Instant.now(), Duration.ofNanos(System.nanoTime() - switchoverAt)));
@@ -387,10 +437,47 @@ public final class Receiver implements MigrationReceiver {
       notifyAll();
     }
 
-    private Message prepareSwitchover(Message.Switchover s) throws IOException {
+    private Message preparePostCopy(Message.PostCopySwitch s) throws IOException {
+      PostCopyIncoming pc = vm.postCopy().orElseThrow(() -> new WireException(ErrorCode.REFUSED,
+          "this host cannot run a guest with pages missing"));
       awaitStreams(s.finalRound());
+      loadDeviceState();
+      long[] missing = s.missing();
+      if (missing.length != (hello.vm().pageCount() + 63) >>> 6) {
+        throw new ProtocolException("POSTCOPY_SWITCH bitmap has " + missing.length + " words for "
+            + hello.vm().pageCount() + " pages");
+      }
+      pc.markMissing(missing);
+      postCopy = new PostCopyDestination(hello.vm().name(), pc, hello.vm().pageSize(), hello.vm().pageCount(),
+          control, Duration.ofMillis(Math.max(1, s.recoveryMillis())));
+      return new Message.Ready(pagesReceived.get(), Optional.empty());
+    }
+
+    /** Resumes the guest with pages missing and receives the rest; returns when post-copy ends. */
+    private void runPostCopy(long switchoverAt) throws IOException {
+      synchronized (this) {
+        if (discarded) {
+          throw new IllegalStateException("incoming VM already discarded");
+        }
+        postCopy.activate();
+        activated = true;
+      }
+      postCopy.confirm(new Message.Resumed(Instant.now(), Duration.ofNanos(System.nanoTime() - switchoverAt)));
+      log.info("VM {} resumed on {} with {} pages still to come", hello.vm().name(), host.info().hostname(),
+          vm.postCopy().map(PostCopyIncoming::missingPages).orElse(0L));
+      for (int i = 1; i < streams.length; i++) {
+        if (streams[i] != null) {
+          streams[i].close();
+        }
+      }
+      if (!postCopy.run(control.reader::next)) {
+        log.error("post-copy of {} ended without every page: the guest is lost", hello.vm().name());
+      }
+    }
+
+    private void loadDeviceState() throws IOException {
       if (!deviceState.isComplete()) {
-        throw new ProtocolException("SWITCHOVER before the whole device state arrived");
+        throw new ProtocolException("switchover before the whole device state arrived");
       }
       ByteBuffer state = deviceState.result();
       byte[] blob = new byte[state.remaining()];
@@ -400,6 +487,11 @@ public final class Receiver implements MigrationReceiver {
       } catch (RuntimeException e) {
         throw new WireException(ErrorCode.REFUSED, "device state rejected: " + e.getMessage(), e);
       }
+    }
+
+    private Message prepareSwitchover(Message.Switchover s) throws IOException {
+      awaitStreams(s.finalRound());
+      loadDeviceState();
       Optional<Digest> digest = Optional.empty();
       if (hello.has(Message.Hello.Flag.VERIFY)) {
         digest = Optional.of(Digest.of(new MemoryDigest(hello.vm().pageSize())

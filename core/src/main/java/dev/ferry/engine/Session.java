@@ -35,6 +35,8 @@ final class Session implements MigrationSession {
   private volatile Progress progress;
   private boolean cancelRequested; // guarded by this
   private boolean committed; // guarded by this
+  private boolean postCopyRequested; // guarded by this
+  private java.util.function.BooleanSupplier postCopyPossible = () -> false; // guarded by this
   private Runnable onCancel = () -> {}; // guarded by this
 
   Session(VmId vmId, long startNanos, Progress initial) {
@@ -81,6 +83,27 @@ final class Session implements MigrationSession {
     log.info("migration of {}: cancel requested", vmId);
     hook.run();
     return true;
+  }
+
+  @Override
+  public boolean switchToPostCopy() {
+    synchronized (this) {
+      if (committed || completion.isDone() || cancelRequested || phase != Phase.PRE_COPY
+          || !postCopyPossible.getAsBoolean()) {
+        return false;
+      }
+      postCopyRequested = true;
+      return true;
+    }
+  }
+
+  synchronized boolean postCopyRequested() {
+    return postCopyRequested;
+  }
+
+  /** Tells {@link #switchToPostCopy()} whether a switch can be carried out now. */
+  synchronized void postCopyPossible(java.util.function.BooleanSupplier possible) {
+    this.postCopyPossible = possible;
   }
 
   @Override

@@ -12,6 +12,7 @@ import dev.ferry.MigrationResult.Outcome;
 import dev.ferry.MigrationSession;
 import dev.ferry.MigrationTarget;
 import dev.ferry.Phase;
+import dev.ferry.PostCopyStats;
 import dev.ferry.Progress;
 import dev.ferry.RoundStats;
 import dev.ferry.TransportException;
@@ -110,6 +111,7 @@ public final class SourceMigration implements Runnable {
   private ExecutorService workers;
   private volatile Throwable linkFailure;
   private volatile boolean finished;
+  private PostCopySource postCopySource;
 
   private Duration downtimeLimit;
   private int initialThrottle;
@@ -124,6 +126,17 @@ public final class SourceMigration implements Runnable {
   private long pausedAtNanos;
   private Instant pausedAt;
   private boolean logStarted;
+  private UUID sessionId;
+  private boolean destinationPostCopy;
+  private volatile boolean switchToPostCopy;
+  // What the policies see of the history (Progress.stalledRounds, sinceProgress, workingSet,
+  // lastRoundSent), updated by trackRound.
+  private long progressWatermark = Long.MAX_VALUE;
+  private long stalledRounds;
+  private long lastProgressNanos;
+  private long lastRoundSentBytes;
+  private long workingSetPages;
+  private long[] previousDirty;
 
   private SourceMigration(HostInfo sourceHost, VmDriver vm, GuestMemory memory, MigrationTarget target,
       MigrationOptions options) {
@@ -205,7 +218,9 @@ public final class SourceMigration implements Runnable {
       Arrays.fill(bitmap, -1L);
       clearTail();
     }
-    return stopAndCopy(round);
+    // The guest pauses next: it must not stay throttled, neither here on a rollback nor where it runs next.
+    throttle.ifPresent(t -> t.setPercent(initialThrottle));
+    return switchToPostCopy ? postCopy(round) : stopAndCopy(round);
   }
 
   // ---------------------------------------------------------------- setup
@@ -213,7 +228,7 @@ public final class SourceMigration implements Runnable {
   private void connect() {
     checkCancel();
     int n = options.streams();
-    UUID sessionId = UUID.randomUUID();
+    sessionId = UUID.randomUUID();
     Link control = connectStream();
     EnumSet<Message.Hello.Flag> flags = EnumSet.noneOf(Message.Hello.Flag.class);
     if (options.verify()) {
@@ -236,6 +251,8 @@ public final class SourceMigration implements Runnable {
       if (!(reply instanceof Message.Accept accept)) {
         throw new Abort(Outcome.FAILED, new TransportException("destination answered HELLO with " + reply));
       }
+      destinationPostCopy = accept.postCopyCapable();
+      session.postCopyPossible(this::postCopyAvailable);
       log.info("migrating {} ({}) from {} to {} ({}), {} stream(s), {}", desc.name(), desc.memory(),
           sourceHost.hostname(), accept.hostname(), target.address(), n, quick ? "quick" : "live");
       for (int i = 1; i < n; i++) {
@@ -348,6 +365,7 @@ public final class SourceMigration implements Runnable {
           Duration.ofNanos(t1 - t0), Bandwidth.of(sent.pages * desc.pageSize(), Duration.ofNanos(t1 - t0)),
           dirty, dirtyRate, expected, throttleNow);
       history.add(stats);
+      trackRound(round, dirty, sent.pages);
       Progress p = progress(round, dirty, dirtyRate, expected, Phase.PRE_COPY);
       session.publish(p);
       session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), stats, p));
@@ -358,6 +376,11 @@ public final class SourceMigration implements Runnable {
         return round;
       }
       checkCancel();
+      if (session.postCopyRequested() && postCopyAvailable()) {
+        decide(List.of("switch to post-copy"), "asked for by the application");
+        switchToPostCopy = true;
+        return round;
+      }
       if (applyPolicy(p)) {
         return round;
       }
@@ -382,8 +405,10 @@ public final class SourceMigration implements Runnable {
     Abort abort = null;
     for (PolicyAction a : d.actions()) {
       if (a instanceof PolicyAction.SetDowntimeLimit s) {
-        downtimeLimit = s.limit();
-        done.add("downtime limit " + s.limit().toMillis() + " ms");
+        // The max downtime is the user's ceiling: only ForceCompletion may exceed it.
+        downtimeLimit = s.limit().compareTo(options.maxDowntime()) > 0 ? options.maxDowntime() : s.limit();
+        done.add("downtime limit " + downtimeLimit.toMillis() + " ms" + (downtimeLimit.equals(s.limit()) ? ""
+            : " (" + s.limit().toMillis() + " ms asked, capped at the max downtime)"));
       } else if (a instanceof PolicyAction.SetBandwidth b) {
         limiter.setRate(b.limit());
         done.add("bandwidth " + b.limit());
@@ -395,7 +420,13 @@ public final class SourceMigration implements Runnable {
           done.add("throttle " + t.percent() + " % refused: the backend cannot throttle vCPUs");
         }
       } else if (a instanceof PolicyAction.SwitchToPostCopy) {
-        done.add("post-copy refused: this version of the engine has no post-copy");
+        if (postCopyAvailable()) {
+          done.add("switch to post-copy");
+          switchToPostCopy = true;
+          force = true;
+        } else {
+          done.add("post-copy refused: " + postCopyRefusal());
+        }
       } else if (a instanceof PolicyAction.ForceCompletion) {
         done.add("force completion");
         force = true;
@@ -404,11 +435,46 @@ public final class SourceMigration implements Runnable {
         abort = new Abort(Outcome.ROLLED_BACK, new ConvergenceException(ab.reason() + " (" + d.reason() + ")"));
       }
     }
+    if (abort == null && !force && p.pastDeadline()) {
+      done.add("abort: the deadline passed and the policy did not end the migration");
+      abort = new Abort(Outcome.ROLLED_BACK, new ConvergenceException("deadline of " + p.deadline().toMillis()
+          + " ms passed before pre-copy converged (expected downtime " + p.expectedDowntime().toMillis()
+          + " ms, limit " + p.downtimeLimit().toMillis() + " ms)"));
+    }
     decide(done, d.reason());
     if (abort != null) {
       throw abort;
     }
     return force;
+  }
+
+  /**
+   * Updates what the policies see of the history, after a round's sync: the bytes it sent; the
+   * progress watermark (a round makes progress when it leaves at most 90 % of the lowest remaining
+   * so far; the rounds since, and the time since, are {@link Progress#stalledRounds()} and
+   * {@link Progress#sinceProgress()}); and the working set, the pages dirty in both this round and
+   * the last (one pass over the bitmap).
+   */
+  private void trackRound(long round, long dirty, long pagesSent) {
+    lastRoundSentBytes = pagesSent * desc.pageSize();
+    if (round == 0 || dirty <= progressWatermark * 0.9) {
+      progressWatermark = dirty;
+      stalledRounds = 0;
+      lastProgressNanos = System.nanoTime();
+    } else {
+      stalledRounds++;
+    }
+    if (previousDirty == null) {
+      previousDirty = new long[bitmap.length];
+      workingSetPages = 0;
+    } else {
+      long both = 0;
+      for (int i = 0; i < bitmap.length; i++) {
+        both += Long.bitCount(bitmap[i] & previousDirty[i]);
+      }
+      workingSetPages = both;
+    }
+    System.arraycopy(bitmap, 0, previousDirty, 0, bitmap.length);
   }
 
   private void decide(List<String> what, String why) {
@@ -497,6 +563,111 @@ public final class SourceMigration implements Runnable {
     }
     return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, session.elapsed(),
         wireBytes(), pagesSentTotal, history, verified, actions);
+  }
+
+  /** Whether a switch to post-copy would be carried out now. */
+  boolean postCopyAvailable() {
+    return postCopyRefusal() == null;
+  }
+
+  private String postCopyRefusal() {
+    if (!options.allowPostCopy()) {
+      return "not allowed by the migration options (allowPostCopy)";
+    }
+    if (quick) {
+      return "a quick migration has no pre-copy to switch from";
+    }
+    if (!destinationPostCopy) {
+      return "the destination cannot run a guest with pages missing";
+    }
+    return null;
+  }
+
+  /**
+   * Switches to post-copy: pause, flush every stream, send the device state and the bitmap of the
+   * pages the destination lacks, and once it has resumed the guest, hand over to
+   * {@link PostCopySource}.
+   */
+  private MigrationResult postCopy(long round) {
+    checkCancel();
+    session.phase(Phase.POST_COPY);
+    vm.pause();
+    paused = true;
+    pausedAtNanos = System.nanoTime();
+    pausedAt = Instant.now();
+    dirtyLog.orElseThrow().syncAndClear(bitmap);
+    long[] missing = bitmap.clone();
+    long missingPages = 0;
+    for (long w : missing) {
+      missingPages += Long.bitCount(w);
+    }
+    Link control = links.get(0);
+    byte[] state = deviceState.map(DeviceState::save).orElse(new byte[0]);
+    try {
+      for (Link l : links) {
+        l.send(new Message.RoundEnd((int) round));
+      }
+      control.writer.writeDeviceState(ByteBuffer.wrap(state));
+      control.send(new Message.PostCopySwitch((int) round, pagesSentTotal,
+          (int) Math.min(Integer.MAX_VALUE, options.postCopyRecoveryTimeout().toMillis()), missing));
+    } catch (IOException e) {
+      throw new Abort(Outcome.FAILED, transport("lost the destination while switching to post-copy", e));
+    }
+    Message.Ready ready = awaitMessage(Message.Ready.class, options.switchoverTimeout(), "READY");
+    if (ready.pagesReceived() != pagesSentTotal) {
+      sendQuietly(new Message.Cancel("page count mismatch"));
+      throw new Abort(Outcome.FAILED, new TransportException("destination received "
+          + ready.pagesReceived() + " pages, the source sent " + pagesSentTotal));
+    }
+    if (!session.commit()) {
+      throw new Abort(Outcome.CANCELLED, new MigrationCancelledException("cancelled while switching to post-copy"));
+    }
+    Message.Resumed resumed;
+    try {
+      control.send(new Message.Commit());
+      resumed = awaitMessageNoCancel(Message.Resumed.class, options.switchoverTimeout());
+    } catch (IOException | Abort e) {
+      return inDoubt(e);
+    }
+    Duration upper = Duration.ofNanos(System.nanoTime() - pausedAtNanos);
+    Duration byClock = Duration.between(pausedAt, resumed.resumedAt());
+    Duration downtime = byClock.isNegative() || byClock.compareTo(upper) > 0 ? upper : byClock;
+    dirtyLog.ifPresent(DirtyLog::stop);
+    logStarted = false;
+    for (int i = 1; i < links.size(); i++) {
+      links.get(i).close();
+    }
+    log.info("{} resumed on the destination after {} ms; post-copy of {} pages begins", desc.name(),
+        downtime.toMillis(), missingPages);
+    RoundStats switchRound = new RoundStats(round, true, 0, 0, 0, upper, Bandwidth.UNLIMITED, missingPages, 0,
+        downtime, throttle.map(VcpuThrottle::percent).orElse(0));
+    history.add(switchRound);
+    PostCopySource pc = new PostCopySource(this, memory, control, missing, target, sessionId,
+        options.postCopyRecoveryTimeout(), options.connectTimeout(), limiter,
+        options.compression() == dev.ferry.Compression.LZ4 ? WireCompression.LZ4 : WireCompression.NONE);
+    postCopySource = pc;
+    PostCopySource.Outcome out = pc.run();
+    pagesSentTotal += out.stats().pagesRequested() + out.stats().pagesPrepaged() + out.stats().pagesPushed();
+    if (!out.completed()) {
+      log.error("guest {} lost during post-copy: {}", desc.name(), out.lost().getMessage());
+      return new MigrationResult(desc.id(), Outcome.GUEST_LOST, Optional.of(out.lost()), downtime,
+          session.elapsed(), totalWireBytes(), pagesSentTotal, history, false, actions, Optional.of(out.stats()));
+    }
+    try {
+      vm.stop();
+    } catch (RuntimeException e) {
+      log.warn("VM {} runs on the destination, but stopping the source copy failed", desc.name(), e);
+    }
+    return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, session.elapsed(),
+        totalWireBytes(), pagesSentTotal, history, false, actions, Optional.of(out.stats()));
+  }
+
+  void postCopyProgress(long pagesMissing, PostCopyStats stats) {
+    session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), pagesMissing, stats));
+  }
+
+  private long totalWireBytes() {
+    return wireBytes() + (postCopySource == null ? 0 : postCopySource.recoveryWireBytes());
   }
 
   private MigrationResult inDoubt(Exception e) {
@@ -634,8 +805,13 @@ public final class SourceMigration implements Runnable {
   private Progress progress(long round, long dirty, long dirtyRate, Duration expected, Phase phase) {
     return new Progress(phase, round, Duration.ofNanos(System.nanoTime() - startNanos), desc.memory(),
         DataSize.bytes(guestBytesSent), DataSize.bytes(dirty * desc.pageSize()), dirtyRate, desc.pageSize(),
-        DataSize.bytes(dirty * desc.pageSize()), bandwidth(), expected, downtimeLimit, limiter.rate(),
-        throttle.map(VcpuThrottle::percent).orElse(0), options.deadline());
+        DataSize.bytes(Math.min(dirty, workingSetPages) * desc.pageSize()), bandwidth(), expected, downtimeLimit,
+        limiter.rate(),
+        throttle.map(VcpuThrottle::percent).orElse(0), options.deadline(), options.maxDowntime(),
+        DataSize.bytes(lastRoundSentBytes), stalledRounds,
+        Duration.ofNanos(System.nanoTime() - (lastProgressNanos == 0 ? startNanos : lastProgressNanos)),
+        throttle.isPresent(),
+        postCopyAvailable());
   }
 
   private long wireBytes() {
@@ -664,6 +840,10 @@ public final class SourceMigration implements Runnable {
           linkFailure = new RemoteErrorException(err);
         }
         inbox.add(m);
+        if (m instanceof Message.Resumed && switchToPostCopy) {
+          // Post-copy's own reader takes the control stream over from here: stop reading it.
+          return;
+        }
       }
     } catch (IOException | RuntimeException e) {
       if (!finished) {

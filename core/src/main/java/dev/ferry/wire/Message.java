@@ -312,12 +312,14 @@ public sealed interface Message {
    *
    * @param finalRound the last round sent on every stream before the switch
    * @param pagesSent pages sent before the switch, all streams
+   * @param recoveryMillis how long both sides wait for a broken link to come back during post-copy
    * @param missing bitmap of the pages the destination does not hold in their latest version
    */
-  record PostCopySwitch(int finalRound, long pagesSent, long[] missing) implements Message {
+  record PostCopySwitch(int finalRound, long pagesSent, int recoveryMillis, long[] missing) implements Message {
     public PostCopySwitch {
       requireNonNegative(finalRound, "finalRound");
       requireNonNegative(pagesSent, "pagesSent");
+      requireNonNegative(recoveryMillis, "recoveryMillis");
       missing = missing.clone();
     }
 
@@ -334,17 +336,18 @@ public sealed interface Message {
     @Override
     public boolean equals(Object o) {
       return o instanceof PostCopySwitch p && p.finalRound == finalRound && p.pagesSent == pagesSent
-          && java.util.Arrays.equals(p.missing, missing);
+          && p.recoveryMillis == recoveryMillis && java.util.Arrays.equals(p.missing, missing);
     }
 
     @Override
     public int hashCode() {
-      return Objects.hash(finalRound, pagesSent, java.util.Arrays.hashCode(missing));
+      return Objects.hash(finalRound, pagesSent, recoveryMillis, java.util.Arrays.hashCode(missing));
     }
 
     @Override
     public String toString() {
-      return "PostCopySwitch[finalRound=" + finalRound + ", pagesSent=" + pagesSent + ", missing="
+      return "PostCopySwitch[finalRound=" + finalRound + ", pagesSent=" + pagesSent + ", recoveryMillis="
+          + recoveryMillis + ", missing="
           + java.util.Arrays.stream(missing).map(Long::bitCount).sum() + " pages]";
     }
   }

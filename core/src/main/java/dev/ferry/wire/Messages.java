@@ -102,7 +102,7 @@ public final class Messages {
       w.u32(r.round()).u64(r.pagesReceived());
     } else if (m instanceof Message.PostCopySwitch) {
       Message.PostCopySwitch p = (Message.PostCopySwitch) m;
-      w.u32(p.finalRound()).u64(p.pagesSent());
+      w.u32(p.finalRound()).u64(p.pagesSent()).u32(p.recoveryMillis());
       bitmap(w, p.missing());
     } else if (m instanceof Message.PostCopyComplete) {
       Message.PostCopyComplete c = (Message.PostCopyComplete) m;
@@ -275,7 +275,8 @@ public final class Messages {
       case POSTCOPY_SWITCH: {
         int round = r.u32("finalRound");
         long sent = r.u64("pagesSent");
-        return new Message.PostCopySwitch(round, sent, readBitmap(r));
+        int recovery = r.u32("recoveryMillis");
+        return new Message.PostCopySwitch(round, sent, recovery, readBitmap(r));
       }
       case POSTCOPY_COMPLETE:
         return new Message.PostCopyComplete(r.u64("faults"), r.u64("blockedNanosTotal"), r.u64("blockedNanosP50"),

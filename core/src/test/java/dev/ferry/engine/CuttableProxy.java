@@ -22,6 +22,7 @@ final class CuttableProxy implements AutoCloseable {
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final AtomicLong forwarded = new AtomicLong();
   private volatile long cutAfter = Long.MAX_VALUE;
+  private volatile boolean down;
 
   CuttableProxy(InetSocketAddress upstream) throws IOException {
     this.upstream = upstream;
@@ -47,6 +48,11 @@ final class CuttableProxy implements AutoCloseable {
     return forwarded.get();
   }
 
+  /** While down, new connections are closed as soon as they are accepted, like a link that is out. */
+  void down(boolean down) {
+    this.down = down;
+  }
+
   void cut() {
     for (Socket s : sockets) {
       try {
@@ -61,6 +67,10 @@ final class CuttableProxy implements AutoCloseable {
     while (!server.isClosed()) {
       try {
         Socket in = server.accept();
+        if (down) {
+          in.close();
+          continue;
+        }
         Socket out = new Socket(upstream.getAddress(), upstream.getPort());
         sockets.add(in);
         sockets.add(out);

@@ -15,7 +15,7 @@ import java.util.Optional;
  * Wraps a source VM and records, at the moment the engine pauses it, the digest of its memory and
  * its device state: what the destination must hold at activation. Observes only; delegates all.
  */
-final class ObservedVm implements VmDriver {
+class ObservedVm implements VmDriver {
   final VmDriver delegate;
   volatile Long digestAtPause;
   volatile byte[] deviceStateAtPause;

@@ -95,8 +95,8 @@ final class WireTestSupport {
       new Message.PageRequest(1L << 40, 16),
       new Message.RoundAck(3, 99),
       new Message.Accept("host-c", "c", true),
-      new Message.PostCopySwitch(4, 1000, new long[] {-1L, 0L, 5L}),
-      new Message.PostCopySwitch(0, 0, new long[0]),
+      new Message.PostCopySwitch(4, 1000, 60_000, new long[] {-1L, 0L, 5L}),
+      new Message.PostCopySwitch(0, 0, 0, new long[0]),
       new Message.PostCopyComplete(12, 3_000_000, 100_000, 900_000, 1_200_000),
       new Message.Recover(UUID.randomUUID(), "tok"),
       new Message.Missing(new long[] {Long.MIN_VALUE, 1L}),
@@ -158,7 +158,7 @@ final class WireTestSupport {
         Combinators.combine(uuids(), Arbitraries.integers().between(0, 0xffff), strings()).as(Message.Join::new),
         Combinators.combine(u63, Arbitraries.integers().greaterOrEqual(1)).as(Message.PageRequest::new),
         Combinators.combine(u31, u63).as(Message.RoundAck::new),
-        Combinators.combine(u31, u63, Arbitraries.longs().array(long[].class).ofMaxSize(40))
+        Combinators.combine(u31, u63, u31, Arbitraries.longs().array(long[].class).ofMaxSize(40))
             .as(Message.PostCopySwitch::new),
         Combinators.combine(u63, u63, u63, u63, u63).as(Message.PostCopyComplete::new),
         Combinators.combine(uuids(), strings()).as(Message.Recover::new),

@@ -1,0 +1,30 @@
+package dev.ferry;
+
+import java.time.Duration;
+
+/**
+ * What the post-copy phase of a migration did and cost the guest.
+ *
+ * @param duration from the guest's resumption on the destination until its last page arrived (or
+ *     until the migration ended otherwise)
+ * @param faults times a destination vCPU blocked on a page that had not arrived
+ * @param blockedTotal time destination vCPUs spent blocked on missing pages, all faults together
+ * @param blockedP50 median time one fault blocked a vCPU
+ * @param blockedP99 99th percentile of the same
+ * @param blockedMax longest time one fault blocked a vCPU
+ * @param pagesRequested pages sent because the destination asked for them
+ * @param pagesPrepaged pages sent next to a requested page, ahead of the background push
+ * @param pagesPushed pages sent by the background push
+ * @param recoveries times the link broke and post-copy resumed on a new connection
+ */
+public record PostCopyStats(
+    Duration duration,
+    long faults,
+    Duration blockedTotal,
+    Duration blockedP50,
+    Duration blockedP99,
+    Duration blockedMax,
+    long pagesRequested,
+    long pagesPrepaged,
+    long pagesPushed,
+    int recoveries) {}
