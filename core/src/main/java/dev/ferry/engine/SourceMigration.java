@@ -663,6 +663,8 @@ public final class SourceMigration implements Runnable {
   }
 
   void postCopyProgress(long pagesMissing, PostCopyStats stats) {
+    session.publish(progress(history.isEmpty() ? 0 : history.get(history.size() - 1).round(), pagesMissing, 0,
+        Duration.ZERO, Phase.POST_COPY));
     session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), pagesMissing, stats));
   }
 

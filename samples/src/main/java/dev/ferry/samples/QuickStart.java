@@ -72,6 +72,10 @@ final class QuickStart implements Callable<Integer> {
   @Option(names = "--quick", description = "Pause first and copy once (a quick migration) instead of pre-copy.")
   boolean quick;
 
+  @Option(names = "--post-copy",
+      description = "Allow the policy to switch to post-copy when pre-copy cannot converge.")
+  boolean postCopy;
+
   @Option(names = "--zero-memory", description = "Leave guest memory zeroed instead of filling it with data.")
   boolean zeroMemory;
 
@@ -123,6 +127,7 @@ final class QuickStart implements Callable<Integer> {
           .compression(Compression.valueOf(compression.toUpperCase(Locale.ROOT)))
           .verify(verify)
           .quick(quick)
+          .allowPostCopy(postCopy)
           .build();
       System.out.printf("migrating %s to %s with %s%n", vm.name(), target.address(), options);
       MigrationSession session = a.migrate(vm, target, options);
@@ -228,6 +233,9 @@ final class QuickStart implements Callable<Integer> {
       System.out.printf("policy: %s (%s)%n", String.join(", ", d.actions()), d.reason());
     } else if (e instanceof MigrationEvent.PhaseChanged pc) {
       System.out.printf("phase: %s -> %s at %d ms%n", pc.from(), pc.to(), pc.elapsed().toMillis());
+    } else if (e instanceof MigrationEvent.PostCopyProgress pc) {
+      System.out.printf(Locale.ROOT, "post-copy: %,d pages still to send; %,d requested, %,d pre-paged, %,d pushed%n",
+          pc.pagesMissing(), pc.stats().pagesRequested(), pc.stats().pagesPrepaged(), pc.stats().pagesPushed());
     } else if (e instanceof MigrationEvent.Finished f) {
       MigrationResult r = f.result();
       System.out.printf("finished: %s in %d ms, downtime %d ms, %d rounds, %s on the wire%s%n", r.outcome(),
@@ -246,6 +254,13 @@ final class QuickStart implements Callable<Integer> {
     sb.append(",\"pagesSent\":").append(r.pagesSent());
     sb.append(",\"memoryBytes\":").append(memoryBytes);
     sb.append(",\"verified\":").append(r.verified());
+    r.postCopy().ifPresent(pc -> sb.append(",\"postCopy\":{\"ms\":").append(pc.duration().toMillis())
+        .append(",\"faults\":").append(pc.faults())
+        .append(",\"blockedMs\":").append(pc.blockedTotal().toMillis())
+        .append(",\"blockedP99Ms\":").append(pc.blockedP99().toMillis())
+        .append(",\"pagesRequested\":").append(pc.pagesRequested())
+        .append(",\"pagesPushed\":").append(pc.pagesPushed())
+        .append(",\"recoveries\":").append(pc.recoveries()).append('}'));
     r.cause().ifPresent(c -> sb.append(",\"cause\":\"").append(escape(String.valueOf(c.getMessage()))).append('"'));
     return sb.append('}').toString();
   }
