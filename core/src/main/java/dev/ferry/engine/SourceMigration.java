@@ -208,6 +208,24 @@ public final class SourceMigration implements Runnable {
 
   private MigrationResult migrate() {
     session.onCancel(this::onCancel);
+    try {
+      if (!MigrationSlots.acquire(sourceHost.id(), session::cancelRequested)) {
+        throw new Abort(Outcome.CANCELLED, new MigrationCancelledException(
+            "cancelled while waiting for one of the " + MigrationSlots.DEFAULT_PER_HOST + " migration slots of "
+                + sourceHost.hostname()));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Abort(Outcome.FAILED, new MigrationException("interrupted while waiting for a migration slot", e));
+    }
+    try {
+      return migrateInSlot();
+    } finally {
+      MigrationSlots.release(sourceHost.id());
+    }
+  }
+
+  private MigrationResult migrateInSlot() {
     initialThrottle = throttle.map(VcpuThrottle::percent).orElse(0);
     connect();
     long round = 0;

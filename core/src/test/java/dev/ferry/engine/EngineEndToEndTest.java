@@ -295,6 +295,30 @@ class EngineEndToEndTest {
   }
 
   @Test
+  void threeMigrationsFromOneHost_atMostTwoRunAtOnce() throws Exception {
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger most = new AtomicInteger();
+    List<MigrationSession> sessions = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      SimVm sim = filled(vm("par-" + i, DataSize.mib(8), Workload.idle()));
+      MigrationSession s = SourceMigration.start(source.info(), new ObservedVm(sim), receiver.target(),
+          MigrationOptions.builder().bandwidthLimit(Bandwidth.mbps(40)).build());
+      s.addListener(e -> {
+        if (e instanceof MigrationEvent.PhaseChanged p && p.to() == Phase.PRE_COPY) {
+          most.accumulateAndGet(running.incrementAndGet(), Math::max);
+        } else if (e instanceof MigrationEvent.PhaseChanged p && p.to() == Phase.ENDED) {
+          running.decrementAndGet();
+        }
+      });
+      sessions.add(s);
+    }
+    for (MigrationSession s : sessions) {
+      assertThat(s.completion().get(30, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.COMPLETED);
+    }
+    assertThat(most.get()).as("migrations copying at the same time").isEqualTo(2);
+  }
+
+  @Test
   void deadlinePassesWithoutConvergence_rollsBack() throws Exception {
     SimVm sim = vm("hot", DataSize.mib(16), Workload.uniform(Workload.MAX_RATE));
     MigrationResult r = run(new ObservedVm(sim), receiver.target(), MigrationOptions.builder()
