@@ -14,7 +14,7 @@ import java.util.Objects;
  *   <li>deadline 10 minutes: policies abort (roll back) or force completion before it, and the
  *       engine aborts once it has passed;
  *   <li>no bandwidth limit; one TCP stream; no compression (LZ4 is slower than a fast link);
- *   <li>policy {@link ConvergencePolicy.untilDeadline()}: predicts where pre-copy ends and throttles
+ *   <li>policy {@link ConvergencePolicy#predictive()}: predicts where pre-copy ends and throttles
  *       the vCPUs just enough, at once, when it would not meet the downtime limit and the deadline;
  *   <li>no verification (it reads all guest memory on both hosts while the guest is paused, which
  *       lengthens the downtime);
@@ -161,7 +161,7 @@ public final class MigrationOptions {
     private Bandwidth bandwidthLimit = Bandwidth.UNLIMITED;
     private int streams = 1;
     private Compression compression = Compression.NONE;
-    private ConvergencePolicy policy = ConvergencePolicy.untilDeadline();
+    private ConvergencePolicy policy = ConvergencePolicy.predictive();
     private boolean verify;
     private boolean quick;
     private Duration connectTimeout = Duration.ofSeconds(10);

@@ -126,7 +126,8 @@ public record Progress(
   /**
    * Whether this is the last moment to end the migration before its deadline: one more round
    * (sending {@code remaining} at {@code bandwidth}, with 10 % and 20 ms of slack) followed by a
-   * stop-and-copy of {@code expectedDowntime} would not end before it. Always false without a
+   * stop-and-copy (of {@code expectedDowntime}, or of what the guest would dirty during that round
+   * at the current dirty rate, whichever is longer) would not end before it. Always false without a
    * deadline. Policies abort or force completion when this holds, so that both happen before the
    * deadline, not after.
    */
@@ -138,7 +139,12 @@ public record Progress(
       return true;
     }
     long round = nanos(bandwidth.timeFor(remaining.bytes()));
-    long end = nanos(elapsed) + round + round / 10 + 20_000_000L + nanos(expectedDowntime);
+    // After one more round, the pause costs what it costs now, or what the guest dirties during
+    // that round at the current rate, whichever is more.
+    long overhead = Math.max(0, nanos(expectedDowntime) - round);
+    double dirtiedNext = (double) dirtyRateBytesPerSecond() * round / 1e9;
+    long next = overhead + nanos(bandwidth.timeFor((long) Math.min(dirtiedNext, 1e18)));
+    long end = nanos(elapsed) + round + round / 10 + 20_000_000L + Math.max(nanos(expectedDowntime), next);
     return end < 0 || end >= nanos(deadline);
   }
 

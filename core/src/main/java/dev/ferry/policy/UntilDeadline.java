@@ -8,14 +8,7 @@ enum UntilDeadline implements ConvergencePolicy {
 
   @Override
   public Decision decide(Progress p) {
-    if (p.pastDeadline()) {
-      return Decision.of(
-          "deadline of " + p.deadline().toMillis() + " ms passed after " + p.round()
-              + " rounds with an expected downtime of " + p.expectedDowntime().toMillis()
-              + " ms over the limit of " + p.downtimeLimit().toMillis() + " ms",
-          new PolicyAction.Abort("deadline passed before pre-copy converged"));
-    }
-    return Decision.keepGoing();
+    return Policies.atDeadline(p, TimeoutAction.ABORT, false, "untilDeadline");
   }
 
   @Override
