@@ -92,7 +92,7 @@ public final class Ferry {
       throw new HostException("provider " + chosen.name() + " could not open " + uri + ": " + e.getMessage(), e);
     }
     log.debug("opened {} with provider {}", uri, chosen.name());
-    return new Host(driver, chosen.name());
+    return new Host(driver, chosen.name(), uri);
   }
 
   /** The names of the providers found on the class path. */

@@ -1,5 +1,6 @@
 package dev.ferry;
 
+import dev.ferry.engine.HypervisorDrivenMigration;
 import dev.ferry.engine.Receiver;
 import dev.ferry.engine.SourceMigration;
 import dev.ferry.spi.DriverException;
@@ -9,9 +10,11 @@ import dev.ferry.spi.NoSuchVmException;
 import dev.ferry.spi.VmDriver;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A connection to one hypervisor host, opened with {@link Ferry#connect}. Lists and finds VMs,
@@ -23,13 +26,24 @@ import java.util.Objects;
 public final class Host implements AutoCloseable {
   private final HostDriver driver;
   private final String providerName;
+  private final URI uri;
   private final List<MigrationReceiver> receivers = new ArrayList<>();
   private MigrationReceiver defaultReceiver;
   private boolean closed;
 
   Host(HostDriver driver, String providerName) {
+    this(driver, providerName, null);
+  }
+
+  Host(HostDriver driver, String providerName, URI uri) {
     this.driver = driver;
     this.providerName = providerName;
+    this.uri = uri;
+  }
+
+  /** The URI this host was opened with, when it was opened by {@link Ferry#connect}. */
+  public Optional<URI> uri() {
+    return Optional.ofNullable(uri);
   }
 
   /** The host's id, hostname, CPU and memory. */
@@ -87,19 +101,25 @@ public final class Host implements AutoCloseable {
           + vm.host().info().hostname() + ", not from " + info().hostname());
     }
     ensureOpen();
+    if (vm.driver().memory().isEmpty() && vm.driver().hypervisorMigration().isPresent()) {
+      // The hypervisor copies memory itself (libvirt): Ferry samples and steers its job.
+      return HypervisorDrivenMigration.start(driver.info(), vm.driver(), target, options);
+    }
     return SourceMigration.start(driver.info(), vm.driver(), target, options);
   }
 
   /**
    * The target that sends migrations to this host: a receiver on the loopback address, started
-   * at the first call and kept until {@link #close()}. For another address, or a token, use
+   * at the first call and kept until {@link #close()}, and this host's {@linkplain #uri() URI}, which
+   * hypervisor-driven migrations (libvirt) need. For another address, or a token, use
    * {@link #listen(InetSocketAddress, String)}.
    */
   public synchronized MigrationTarget target() {
     if (defaultReceiver == null) {
       defaultReceiver = listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
     }
-    return defaultReceiver.target();
+    MigrationTarget t = defaultReceiver.target();
+    return uri == null ? t : t.withHostUri(uri);
   }
 
   /**

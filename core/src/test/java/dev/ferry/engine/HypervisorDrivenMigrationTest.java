@@ -1,0 +1,386 @@
+package dev.ferry.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ferry.MigrationEvent;
+import dev.ferry.MigrationOptions;
+import dev.ferry.MigrationRefusedException;
+import dev.ferry.MigrationResult;
+import dev.ferry.MigrationResult.Outcome;
+import dev.ferry.MigrationSession;
+import dev.ferry.MigrationTarget;
+import dev.ferry.Phase;
+import dev.ferry.policy.ConvergencePolicy;
+import dev.ferry.policy.Decision;
+import dev.ferry.policy.PolicyAction;
+import dev.ferry.spi.Bandwidth;
+import dev.ferry.spi.CpuInfo;
+import dev.ferry.spi.DataSize;
+import dev.ferry.spi.DriverException;
+import dev.ferry.spi.HostId;
+import dev.ferry.spi.HostInfo;
+import dev.ferry.spi.HypervisorMigration;
+import dev.ferry.spi.HypervisorMigration.JobState;
+import dev.ferry.spi.HypervisorMigration.Result;
+import dev.ferry.spi.HypervisorMigration.Stats;
+import dev.ferry.spi.VmDescription;
+import dev.ferry.spi.VmDriver;
+import dev.ferry.spi.VmId;
+import dev.ferry.spi.VmState;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The hypervisor-driven plane on a scripted job: the samples a hypervisor would report, in order,
+ * and how the job ends. Real libvirt runs in libvirt-adapter's integration tests.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class HypervisorDrivenMigrationTest {
+  private static final int PAGE = 4096;
+  private static final DataSize MEM = DataSize.mib(64);
+  private static final HostInfo HOST = new HostInfo(new HostId("h1"), "h1", new CpuInfo("m", Set.of()), DataSize.gib(1));
+  private static final MigrationTarget TARGET =
+      new MigrationTarget(new InetSocketAddress("127.0.0.1", 1), "").withHostUri(URI.create("qemu+unix:///system"));
+
+  /** A sample in pre-copy. */
+  private static Stats s(long iteration, long processedMib, long remainingMib, long expectedMs, long elapsedMs) {
+    long pages = (processedMib << 20) / PAGE;
+    return new Stats(JobState.PRE_COPY, iteration, MEM, DataSize.mib(processedMib), DataSize.mib(remainingMib),
+        pages, 0, (processedMib << 20) + 1000, 2500, PAGE, Bandwidth.mibps(32), Duration.ofMillis(expectedMs),
+        Duration.ZERO, 0, Duration.ofMillis(elapsedMs));
+  }
+
+  private static Stats completed(long iteration, long processedMib, long downtimeMs, long elapsedMs) {
+    long pages = (processedMib << 20) / PAGE;
+    return new Stats(JobState.ENDED, iteration, MEM, DataSize.mib(processedMib), DataSize.ZERO, pages, 10,
+        (processedMib << 20) + 5000, 0, PAGE, Bandwidth.mibps(32), Duration.ZERO, Duration.ofMillis(downtimeMs), 0,
+        Duration.ofMillis(elapsedMs));
+  }
+
+  /** A job that reports its script one sample per call, then ends with {@code end} (or as aborted). */
+  static final class ScriptedJob implements HypervisorMigration.Job {
+    final List<Stats> script;
+    final Result end;
+    int next;
+    volatile Result result;
+    final List<String> calls = new CopyOnWriteArrayList<>();
+    boolean holdAtEnd;
+
+    ScriptedJob(List<Stats> script, Result end) {
+      this.script = new ArrayList<>(script);
+      this.end = end;
+    }
+
+    @Override
+    public synchronized Stats stats() {
+      if (next < script.size()) {
+        return script.get(next++);
+      }
+      if (!holdAtEnd && result == null) {
+        result = end;
+      }
+      return script.get(script.size() - 1);
+    }
+
+    @Override
+    public void setMaxDowntime(Duration downtime) {
+      calls.add("downtime " + downtime.toMillis());
+    }
+
+    @Override
+    public void setBandwidth(Bandwidth bandwidth) {
+      calls.add("bandwidth " + bandwidth);
+    }
+
+    @Override
+    public void startPostCopy() {
+      calls.add("post-copy");
+    }
+
+    @Override
+    public void forceCompletion() {
+      calls.add("force");
+    }
+
+    @Override
+    public void abort() {
+      calls.add("abort");
+      if (result == null) {
+        Stats last = script.get(Math.max(0, Math.min(next, script.size()) - 1));
+        result = new Result(Result.Outcome.ABORTED, "operation aborted: migration out job: canceled by client",
+            last.withState(JobState.ENDED));
+      }
+    }
+
+    @Override
+    public boolean isDone() {
+      return result != null;
+    }
+
+    @Override
+    public Optional<Result> result() {
+      return Optional.ofNullable(result);
+    }
+
+    @Override
+    public Optional<Result> await(Duration timeout) throws InterruptedException {
+      if (result == null) {
+        Thread.sleep(Math.min(2, timeout.toMillis()));
+      }
+      return Optional.ofNullable(result);
+    }
+  }
+
+  static final class FakeVm implements VmDriver {
+    final HypervisorMigration facet;
+    HypervisorMigration.Request request;
+
+    FakeVm(HypervisorMigration.Job job) {
+      this.facet = r -> {
+        request = r;
+        return job;
+      };
+    }
+
+    FakeVm(DriverException refusal) {
+      this.facet = r -> {
+        throw refusal;
+      };
+    }
+
+    @Override
+    public VmDescription description() {
+      return new VmDescription(new VmId("u-1"), "dom1", MEM, PAGE, 1, new CpuInfo("m", Set.of()));
+    }
+
+    @Override
+    public VmState state() {
+      return VmState.RUNNING;
+    }
+
+    @Override
+    public void pause() {}
+
+    @Override
+    public void resume() {}
+
+    @Override
+    public void stop() {}
+
+    @Override
+    public Optional<HypervisorMigration> hypervisorMigration() {
+      return Optional.of(facet);
+    }
+  }
+
+  private static MigrationOptions.Builder opts() {
+    return MigrationOptions.builder().maxDowntime(Duration.ofMillis(300)).deadline(Duration.ofMinutes(1))
+        .policy(ConvergencePolicy.untilDeadline());
+  }
+
+  private static MigrationSession start(FakeVm vm, MigrationOptions o) {
+    return HypervisorDrivenMigration.start(HOST, vm, TARGET, o, Duration.ofMillis(1));
+  }
+
+  private static MigrationResult run(FakeVm vm, MigrationOptions o, List<MigrationEvent> events) throws Exception {
+    MigrationSession s = start(vm, o);
+    s.addListener(events::add);
+    return s.completion().get(20, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void start_targetWithoutHostUri_isRefused() {
+    FakeVm vm = new FakeVm(new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null));
+    assertThatThrownBy(() -> HypervisorDrivenMigration.start(HOST, vm,
+        new MigrationTarget(new InetSocketAddress("127.0.0.1", 1), ""), opts().build()))
+        .isInstanceOf(MigrationRefusedException.class).hasMessageContaining("host's URI");
+  }
+
+  @Test
+  void start_hypervisorRefuses_isRefusedWithItsMessage() {
+    FakeVm vm = new FakeVm(new DriverException("Attempt to migrate guest to the same host 8f0e"));
+    assertThatThrownBy(() -> start(vm, opts().build()))
+        .isInstanceOf(MigrationRefusedException.class).hasMessageContaining("same host 8f0e");
+  }
+
+  @Test
+  void start_everySettingIsPassedToTheHypervisor() {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+    job.holdAtEnd = true;
+    FakeVm vm = new FakeVm(job);
+    MigrationSession s = start(vm, opts().bandwidthLimit(Bandwidth.mibps(8)).allowPostCopy(true).build());
+    assertThat(vm.request.destination()).isEqualTo(URI.create("qemu+unix:///system"));
+    assertThat(vm.request.maxDowntime()).isEqualTo(Duration.ofMillis(300));
+    assertThat(vm.request.bandwidth()).isEqualTo(Bandwidth.mibps(8));
+    assertThat(vm.request.flags()).contains(HypervisorMigration.Flag.LIVE, HypervisorMigration.Flag.POST_COPY);
+    s.cancel();
+  }
+
+  @Test
+  void completedJob_reportsHypervisorsDowntimeTotalTimeBytesAndRounds() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(
+        s(1, 10, 54, 2000, 300), s(1, 40, 24, 900, 1000), s(1, 64, 1, 400, 2000),
+        s(2, 66, 6, 400, 2100), s(2, 70, 2, 200, 2200), s(3, 71, 1, 50, 2300)),
+        new Result(Result.Outcome.COMPLETED, "", completed(3, 72, 23, 2400)));
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    MigrationResult r = run(new FakeVm(job), opts().build(), events);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.downtime()).isEqualTo(Duration.ofMillis(23));
+    assertThat(r.totalTime()).isEqualTo(Duration.ofMillis(2400));
+    assertThat(r.bytesOnWire()).isEqualTo((72L << 20) + 5000);
+    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 1L, 2L);
+    assertThat(r.rounds().get(0).pagesSent()).isEqualTo((66L << 20) / PAGE);
+    assertThat(r.rounds().get(0).pagesDirtied()).isEqualTo((6L << 20) / PAGE);
+    assertThat(r.rounds().get(2).stopAndCopy()).isTrue();
+    assertThat(r.rounds().get(2).expectedDowntime()).isEqualTo(Duration.ofMillis(23));
+    assertThat(events).filteredOn(MigrationEvent.RoundCompleted.class::isInstance).hasSize(3);
+    assertThat(events.get(events.size() - 1)).isInstanceOf(MigrationEvent.Finished.class);
+  }
+
+  @Test
+  void progress_processedDipsAndRemainingRises_transferredAndRoundNeverRunBackwards() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(
+        s(1, 30, 34, 900, 500), s(1, 64, 2, 100, 1000), s(2, 64, 20, 900, 1100), s(2, 50, 30, 900, 1200),
+        s(1, 40, 30, 900, 1300), s(3, 90, 25, 800, 1500)),
+        new Result(Result.Outcome.COMPLETED, "", completed(3, 95, 10, 1600)));
+    MigrationSession s = start(new FakeVm(job), opts().build());
+    List<Long> transferred = new CopyOnWriteArrayList<>();
+    List<Long> rounds = new CopyOnWriteArrayList<>();
+    s.addListener(e -> {
+      if (e instanceof MigrationEvent.RoundCompleted rc) {
+        transferred.add(rc.progress().transferred().bytes());
+        rounds.add(rc.progress().round());
+      }
+    });
+    List<Long> polled = new ArrayList<>();
+    while (!s.completion().isDone()) {
+      polled.add(s.progress().transferred().bytes());
+      Thread.sleep(1);
+    }
+    assertThat(polled).isSorted();
+    assertThat(transferred).isSorted();
+    assertThat(rounds).isSorted();
+  }
+
+  @Test
+  void stall_isJudgedFromTheTrendOverRounds_notFromOneSample() throws Exception {
+    List<Stats> script = new ArrayList<>();
+    // Round ends leave 40, 20 (progress), then 19, 21, 22, 20 MiB: no round gets below 90 % of 20.
+    long[] remaining = {40, 20, 19, 21, 22, 20};
+    long elapsed = 0;
+    for (int i = 0; i < remaining.length; i++) {
+      script.add(s(i + 1, 10L * (i + 1), 60, 5000, elapsed += 100)); // one high sample mid-round
+      script.add(s(i + 2, 10L * (i + 1) + 5, remaining[i], 2000, elapsed += 100));
+    }
+    ScriptedJob job = new ScriptedJob(script, new Result(Result.Outcome.COMPLETED, "", completed(8, 100, 10, 2000)));
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    run(new FakeVm(job), opts().build(), events);
+
+    List<MigrationEvent.Decision> stalls = events.stream().filter(MigrationEvent.Decision.class::isInstance)
+        .map(MigrationEvent.Decision.class::cast).filter(d -> d.reason().startsWith("pre-copy stalled")).toList();
+    assertThat(stalls).hasSize(1);
+    assertThat(stalls.get(0).actions()).isEmpty();
+    // it is reported after the third round without progress, not before
+    List<MigrationEvent> upToStall = events.subList(0, events.indexOf(stalls.get(0)));
+    assertThat(upToStall).filteredOn(MigrationEvent.RoundCompleted.class::isInstance).hasSize(5);
+  }
+
+  @Test
+  void policyAbort_abortsTheJob_rolledBackWithHypervisorsMessage() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000)), null);
+    job.holdAtEnd = true;
+    ConvergencePolicy giveUp = p -> p.round() >= 1 ? Decision.of("too slow", new PolicyAction.Abort("give up"))
+        : Decision.keepGoing();
+    MigrationResult r = run(new FakeVm(job), opts().policy(giveUp).build(), new ArrayList<>());
+
+    assertThat(job.calls).contains("abort");
+    assertThat(r.outcome()).isEqualTo(Outcome.ROLLED_BACK);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("give up").contains("canceled by client");
+    assertThat(r.actions()).anyMatch(a -> a.startsWith("abort: give up"));
+  }
+
+  @Test
+  void cancel_abortsTheJob_outcomeCancelled() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300)), null);
+    job.holdAtEnd = true;
+    MigrationSession s = start(new FakeVm(job), opts().build());
+    assertThat(s.cancel()).isTrue();
+    MigrationResult r = s.completion().get(10, TimeUnit.SECONDS);
+    assertThat(job.calls).contains("abort");
+    assertThat(r.outcome()).isEqualTo(Outcome.CANCELLED);
+  }
+
+  @Test
+  void failedJob_reportsFailedWithHypervisorsMessage() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300)),
+        new Result(Result.Outcome.FAILED, "internal error: qemu unexpectedly closed the monitor",
+            s(1, 10, 54, 2000, 300).withState(JobState.ENDED)));
+    MigrationResult r = run(new FakeVm(job), opts().build(), new ArrayList<>());
+    assertThat(r.outcome()).isEqualTo(Outcome.FAILED);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("qemu unexpectedly closed the monitor");
+  }
+
+  @Test
+  void policyActions_appliedThroughTheJob_downtimeCappedAtMaxDowntime() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000),
+        s(3, 90, 30, 2000, 1500)), new Result(Result.Outcome.COMPLETED, "", completed(4, 100, 40, 2000)));
+    ConvergencePolicy steps = p -> p.round() == 1
+        ? Decision.of("step", new PolicyAction.SetDowntimeLimit(Duration.ofSeconds(10)),
+            new PolicyAction.SetBandwidth(Bandwidth.mibps(100)), new PolicyAction.SetThrottle(30),
+            new PolicyAction.ForceCompletion())
+        : Decision.keepGoing();
+    MigrationResult r = run(new FakeVm(job), opts().maxDowntime(Duration.ofSeconds(1)).policy(steps).build(),
+        new ArrayList<>());
+    assertThat(job.calls).containsSubsequence("downtime 1000", "bandwidth 104.9 MB/s", "force");
+    assertThat(r.actions()).anyMatch(a -> a.startsWith("throttle 30 % refused"));
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+  }
+
+  @Test
+  void switchToPostCopy_notAllowed_refused_allowed_pointOfNoReturn() throws Exception {
+    ConvergencePolicy pc = p -> Decision.of("late", new PolicyAction.SwitchToPostCopy());
+    ScriptedJob refused = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 70, 5, 900)));
+    MigrationResult r1 = run(new FakeVm(refused), opts().policy(pc).build(), new ArrayList<>());
+    assertThat(refused.calls).doesNotContain("post-copy");
+    assertThat(r1.actions()).anyMatch(a -> a.startsWith("post-copy refused: not allowed"));
+
+    ScriptedJob allowed = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000),
+        s(2, 66, 28, 2000, 1100).withState(JobState.POST_COPY)), null);
+    allowed.holdAtEnd = true;
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    MigrationSession s = start(new FakeVm(allowed), opts().policy(pc).allowPostCopy(true).build());
+    s.addListener(events::add);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (s.phase() != Phase.POST_COPY && System.nanoTime() < deadline) {
+      Thread.sleep(1);
+    }
+    assertThat(allowed.calls).contains("post-copy");
+    assertThat(s.phase()).isEqualTo(Phase.POST_COPY);
+    assertThat(s.cancel()).as("too late once post-copy began").isFalse();
+    allowed.result = new Result(Result.Outcome.COMPLETED, "", completed(2, 70, 3, 900));
+    MigrationResult r2 = s.completion().get(10, TimeUnit.SECONDS);
+    assertThat(r2.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r2.rounds().get(r2.rounds().size() - 1).stopAndCopy()).isFalse();
+  }
+
+  @Test
+  void postCopyFailure_isInDoubt_neverRolledBackToAStaleSource() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300).withState(JobState.POST_COPY)),
+        new Result(Result.Outcome.POST_COPY_FAILED, "migration failed in post-copy", completed(1, 20, 0, 500)));
+    MigrationResult r = run(new FakeVm(job), opts().allowPostCopy(true).build(), new ArrayList<>());
+    assertThat(r.outcome()).isEqualTo(Outcome.IN_DOUBT);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("post-copy failed");
+  }
+}

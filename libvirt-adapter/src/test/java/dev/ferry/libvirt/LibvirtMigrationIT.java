@@ -1,0 +1,271 @@
+package dev.ferry.libvirt;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ferry.Ferry;
+import dev.ferry.Host;
+import dev.ferry.HostException;
+import dev.ferry.MigrationEvent;
+import dev.ferry.MigrationOptions;
+import dev.ferry.MigrationRefusedException;
+import dev.ferry.MigrationResult;
+import dev.ferry.MigrationSession;
+import dev.ferry.Phase;
+import dev.ferry.Vm;
+import dev.ferry.VmNotFoundException;
+import dev.ferry.policy.ConvergencePolicy;
+import dev.ferry.policy.Decision;
+import dev.ferry.policy.PolicyAction;
+import dev.ferry.spi.Bandwidth;
+import dev.ferry.spi.VmState;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Live migrations of a real QEMU guest between two real libvirt daemons, through Ferry's public
+ * API, checked on the guest's own serial output: its heartbeat must go on (on the destination after
+ * a migration, on the source after a rollback) and it must never report CORRUPT memory.
+ *
+ * <p>Non-convergence is made with a low bandwidth cap, not with an extreme dirty rate (QEMU 7.2's
+ * TCG loses dirty bits under heavy dirtying).
+ */
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
+class LibvirtMigrationIT {
+  private static final AtomicInteger SEQ = new AtomicInteger();
+  private static final Duration BOOT = Duration.ofSeconds(90);
+
+  private ItStack stack;
+  private Host source;
+  private Host destination;
+  private final List<String> guests = new ArrayList<>();
+
+  @BeforeEach
+  void open() {
+    stack = ItStack.get();
+    source = Ferry.connect(stack.src);
+    destination = Ferry.connect(stack.dst);
+  }
+
+  @AfterEach
+  void close() {
+    for (String g : guests) {
+      stack.destroyEverywhere(g);
+    }
+    source.close();
+    destination.close();
+  }
+
+  private ItStack.Guest guest(int regionMib, int rateMibps) throws InterruptedException {
+    String name = "ferry-it-" + ProcessHandle.current().pid() + "-" + SEQ.incrementAndGet();
+    guests.add(name);
+    ItStack.Guest g = stack.startGuest(name, regionMib, rateMibps);
+    g.awaitHeartbeats(g.sourceLog, 2, BOOT);
+    return g;
+  }
+
+  private static long last(List<Long> hb) {
+    return hb.isEmpty() ? 0 : Collections.max(hb);
+  }
+
+  /** Waits until the guest has checked a whole pass of its memory on {@code log} after {@code gen}. */
+  private static void awaitFullPassAfter(ItStack.Guest g, java.nio.file.Path log, long gen, Duration timeout)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (maxGen(log) < gen + 2) {
+      assertThat(System.nanoTime()).as("guest %s on %s: generation %d not reached; log:%n%s", g.name, log, gen + 2,
+          ItStack.Guest.read(log)).isLessThan(deadline);
+      Thread.sleep(250);
+    }
+  }
+
+  private static long maxGen(java.nio.file.Path log) {
+    long max = 0;
+    for (String line : ItStack.Guest.read(log).split("\n")) {
+      java.util.regex.Matcher m = ItStack.HB.matcher(line.trim());
+      if (m.matches()) {
+        max = Math.max(max, Long.parseLong(m.group(2)));
+      }
+    }
+    return max;
+  }
+
+  @Test
+  void migrate_runningGuest_completesAndHeartbeatContinuesOnDestination() throws Exception {
+    ItStack.Guest g = guest(16, 4);
+    Vm vm = source.vm(g.name);
+    assertThat(vm.state()).isEqualTo(VmState.RUNNING);
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(500))
+        .bandwidthLimit(Bandwidth.mibps(16))
+        .deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline())
+        .build());
+    s.addListener(events::add);
+    MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
+    long genAtEnd = maxGen(g.sourceLog);
+
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(r.downtime()).as("downtime from libvirt").isPositive().isLessThan(Duration.ofSeconds(5));
+    assertThat(r.totalTime()).as("total time from libvirt").isGreaterThan(Duration.ofMillis(500));
+    System.out.println("completed: " + r);
+    assertThat(r.bytesOnWire()).as("bytes libvirt sent").isGreaterThan(4L << 20);
+    assertThat(r.pagesSent()).as("every page went, zero pages as markers").isGreaterThanOrEqualTo(
+        vm.memory().bytes() / 4096);
+    assertThat(r.rounds()).isNotEmpty();
+    List<MigrationEvent.RoundCompleted> rounds = events.stream()
+        .filter(MigrationEvent.RoundCompleted.class::isInstance).map(MigrationEvent.RoundCompleted.class::cast).toList();
+    assertThat(rounds).as("progress events during the job").isNotEmpty();
+    long prev = -1;
+    long prevRound = -1;
+    for (MigrationEvent.RoundCompleted rc : rounds) {
+      assertThat(rc.progress().transferred().bytes()).as("transferred never runs backwards").isGreaterThanOrEqualTo(prev);
+      assertThat(rc.stats().round()).as("round numbers grow").isGreaterThan(prevRound);
+      prev = rc.progress().transferred().bytes();
+      prevRound = rc.stats().round();
+    }
+    assertThat(events.get(events.size() - 1)).isInstanceOf(MigrationEvent.Finished.class);
+
+    assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+    assertThat(source.vms()).extracting(Vm::name).doesNotContain(g.name);
+    long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
+    List<Long> onDest = g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 3, Duration.ofSeconds(30));
+    assertThat(Collections.min(onDest)).as("the heartbeat count continues, the guest did not restart")
+        .isGreaterThanOrEqualTo(lastOnSource).isLessThanOrEqualTo(lastOnSource + 5);
+    awaitFullPassAfter(g, g.destinationLog, genAtEnd, Duration.ofSeconds(30));
+    assertThat(ItStack.Guest.corruption(g.destinationLog)).isEmpty();
+    assertThat(ItStack.Guest.corruption(g.sourceLog)).isEmpty();
+  }
+
+  @Test
+  void migrate_nonConvergingGuest_policySwitchesToPostCopy_completes() throws Exception {
+    ItStack.Guest g = guest(32, 6);
+    Vm vm = source.vm(g.name);
+    ConvergencePolicy postCopyAfter3s = p -> p.elapsed().compareTo(Duration.ofSeconds(3)) > 0 && p.postCopyAvailable()
+        ? Decision.of("test: post-copy after 3 s", new PolicyAction.SwitchToPostCopy())
+        : Decision.keepGoing();
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(100))
+        .bandwidthLimit(Bandwidth.mibps(4))
+        .deadline(Duration.ofMinutes(2))
+        .allowPostCopy(true)
+        .policy(postCopyAfter3s)
+        .build());
+    s.addListener(events::add);
+    MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
+    long genAtEnd = maxGen(g.sourceLog);
+
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(r.actions()).anyMatch(a -> a.startsWith("post-copy: the guest resumes on the destination"));
+    assertThat(events).anyMatch(e -> e instanceof MigrationEvent.PhaseChanged pc && pc.to() == Phase.POST_COPY);
+    assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+    long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
+    g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 3, Duration.ofSeconds(30));
+    awaitFullPassAfter(g, g.destinationLog, genAtEnd, Duration.ofSeconds(40));
+    assertThat(ItStack.Guest.corruption(g.destinationLog)).isEmpty();
+    assertThat(ItStack.Guest.corruption(g.sourceLog)).isEmpty();
+  }
+
+  @Test
+  void migrate_nonConvergingGuest_policyAborts_rollsBackWithSourceRunning() throws Exception {
+    ItStack.Guest g = guest(32, 6);
+    Vm vm = source.vm(g.name);
+    ConvergencePolicy abortAfter3s = p -> p.elapsed().compareTo(Duration.ofSeconds(3)) > 0
+        ? Decision.of("test: give up after 3 s", new PolicyAction.Abort("test abort"))
+        : Decision.keepGoing();
+    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(100))
+        .bandwidthLimit(Bandwidth.mibps(4))
+        .deadline(Duration.ofMinutes(2))
+        .policy(abortAfter3s)
+        .build());
+    MigrationResult r = s.completion().get(120, TimeUnit.SECONDS);
+
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.ROLLED_BACK);
+    assertThat(r.cause()).hasValueSatisfying(c -> assertThat(c.getMessage()).contains("test abort"));
+    assertThat(r.actions()).anyMatch(a -> a.startsWith("abort: test abort"));
+    assertGuestRunsOnSourceOnly(g);
+  }
+
+  @Test
+  void cancel_midMigration_guestKeepsRunningOnSource() throws Exception {
+    ItStack.Guest g = guest(32, 6);
+    Vm vm = source.vm(g.name);
+    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(100))
+        .bandwidthLimit(Bandwidth.mibps(4))
+        .deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline())
+        .build());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (s.progress().transferred().bytes() < (4L << 20)) {
+      assertThat(System.nanoTime()).as("no memory moved within 30 s").isLessThan(deadline);
+      Thread.sleep(50);
+    }
+    assertThat(s.cancel()).isTrue();
+    MigrationResult r = s.completion().get(60, TimeUnit.SECONDS);
+
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.CANCELLED);
+    assertGuestRunsOnSourceOnly(g);
+  }
+
+  private void assertGuestRunsOnSourceOnly(ItStack.Guest g) throws InterruptedException {
+    assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+    assertThat(destination.vms()).extracting(Vm::name).doesNotContain(g.name);
+    long lastNow = last(ItStack.Guest.heartbeats(g.sourceLog));
+    long gen = maxGen(g.sourceLog);
+    g.awaitHeartbeatAfter(g.sourceLog, lastNow, 2, Duration.ofSeconds(20));
+    awaitFullPassAfter(g, g.sourceLog, gen, Duration.ofSeconds(40));
+    assertThat(ItStack.Guest.corruption(g.sourceLog)).isEmpty();
+    assertThat(ItStack.Guest.heartbeats(g.destinationLog)).as("nothing ran on the destination").isEmpty();
+  }
+
+  @Test
+  void migrate_toSameHost_isRefusedBeforeAnythingMoves() throws Exception {
+    ItStack.Guest g = guest(8, 0);
+    Vm vm = source.vm(g.name);
+    assertThatThrownBy(() -> source.migrate(vm, source.target(), MigrationOptions.defaults()))
+        .isInstanceOf(MigrationRefusedException.class)
+        .hasMessageContaining("same libvirt host");
+    assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+    long lastNow = last(ItStack.Guest.heartbeats(g.sourceLog));
+    g.awaitHeartbeatAfter(g.sourceLog, lastNow, 1, Duration.ofSeconds(10));
+  }
+
+  @Test
+  void migrate_unreachableDestination_isRefusedBeforeAnythingMoves() throws Exception {
+    ItStack.Guest g = guest(8, 0);
+    Vm vm = source.vm(g.name);
+    URI nowhere = URI.create("qemu+unix:///system?socket=/nonexistent/ferry-it/libvirt-sock");
+    assertThatThrownBy(() -> source.migrate(vm, source.target().withHostUri(nowhere), MigrationOptions.defaults()))
+        .isInstanceOf(MigrationRefusedException.class)
+        .hasMessageContaining("destination unreachable");
+    assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+  }
+
+  @Test
+  void vm_unknownDomain_throwsVmNotFoundListingTheDomains() {
+    assertThatThrownBy(() -> source.vm("ferry-it-no-such-domain"))
+        .isInstanceOf(VmNotFoundException.class)
+        .hasMessageContaining("ferry-it-no-such-domain");
+  }
+
+  @Test
+  void connect_unreachableHost_throwsHostException() {
+    assertThatThrownBy(() -> Ferry.connect("qemu+unix:///system?socket=/nonexistent/ferry-it/libvirt-sock"))
+        .isInstanceOf(HostException.class)
+        .hasMessageContaining("cannot connect to libvirt");
+  }
+}
