@@ -1,0 +1,54 @@
+package dev.ferry.benchmarks;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/**
+ * The benchmarks' command line: {@code java -jar benchmarks/target/ferry-benchmarks.jar <command>}.
+ *
+ * <ul>
+ *   <li>{@code throughput [--size 1GiB] [--repeat 3]}: raw loopback TCP against a Ferry migration of
+ *       the same number of bytes, in one run; see {@link Throughput}.
+ *   <li>{@code jmh [JMH arguments]}: the JMH micro-benchmarks ({@code dev.ferry.benchmarks.jmh}),
+ *       with short default iterations unless the arguments set them.
+ * </ul>
+ */
+public final class Main {
+  private Main() {}
+
+  public static void main(String[] args) throws Exception {
+    // Keep the library's logging to warnings so the figures read cleanly; pass
+    // -Dorg.slf4j.simpleLogger.defaultLogLevel=info to see what the engine does.
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    }
+    if (args.length == 0 || args[0].equals("help") || args[0].equals("-h") || args[0].equals("--help")) {
+      usage(System.out);
+      return;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    switch (args[0]) {
+      case "throughput" -> System.exit(Throughput.run(rest, System.out));
+      case "jmh" -> Jmh.run(rest);
+      default -> {
+        System.err.println("unknown command '" + args[0] + "'");
+        usage(System.err);
+        System.exit(2);
+      }
+    }
+  }
+
+  static void usage(PrintStream out) {
+    out.println("usage: java -jar ferry-benchmarks.jar <command> [options]");
+    out.println();
+    out.println("commands:");
+    out.println("  throughput [--size 1GiB] [--repeat 3]");
+    out.println("      raw loopback TCP (one JVM, two threads) against a one-stream Ferry migration of an");
+    out.println("      idle sim VM of incompressible pages, interleaved; medians, then the ratio Ferry/raw.");
+    out.println("      The sim's guest memory is off-heap: the JVM relaunches itself with a larger");
+    out.println("      -XX:MaxDirectMemorySize when the default (the heap size) is too small.");
+    out.println("  jmh [regex] [JMH options]");
+    out.println("      JMH micro-benchmarks of the page codec (dev.ferry.benchmarks.jmh); short default");
+    out.println("      iterations (-wi 3 -i 5 -w 1s -r 1s -f 1) unless given. 'jmh -h' for JMH's options.");
+  }
+}
