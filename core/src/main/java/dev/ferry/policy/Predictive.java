@@ -32,8 +32,10 @@ import java.util.Objects;
  * lowered.
  *
  * <p>Defaults: max throttle 99 % (QEMU's {@code max-cpu-throttle}), at most 5 further rounds when a
- * throttle is needed, margins 0.8, post-copy not allowed (as in Nova and KubeVirt, whose
- * {@code permit_post_copy} / {@code allowPostCopy} are off by default), abort at the deadline.
+ * throttle is needed, margins 0.8, abort at the deadline, and post-copy allowed by the policy: it is
+ * used only when the migration allows it too ({@link dev.ferry.MigrationOptions#allowPostCopy()},
+ * off by default, as Nova's {@code permit_post_copy} and KubeVirt's {@code allowPostCopy} are), so
+ * that one setting decides.
  * Created by {@link ConvergencePolicy#predictive()}. Immutable and thread-safe.
  *
  * @param maxThrottle the highest throttle to use, 0 (never throttle) to 99 %
@@ -61,7 +63,7 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
 
   /** The defaults listed above. */
   public static Predictive defaults() {
-    return new Predictive(99, 5, false, TimeoutAction.ABORT, 0.8, 0.8);
+    return new Predictive(99, 5, true, TimeoutAction.ABORT, 0.8, 0.8);
   }
 
   /** The same policy, switching to post-copy (when the engine offers it) if no throttle meets the limit. */
@@ -151,6 +153,7 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
 
   @Override
   public String toString() {
-    return "predictive" + (allowPostCopy ? "(post-copy)" : "");
+    return "predictive" + (allowPostCopy ? "" : "(no post-copy)") + (maxThrottle == 99 ? "" : "(max throttle "
+        + maxThrottle + "%)");
   }
 }

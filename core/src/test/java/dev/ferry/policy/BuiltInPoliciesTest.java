@@ -347,9 +347,10 @@ class BuiltInPoliciesTest {
     @Test
     void decide_nothingMeetsTheLimit_switchesToPostCopyWhenAllowed() {
       Sample s = sample().dirtyRate(48_828).throttleAvailable(false).postCopyAvailable(true);
-      assertThat(pred.decide(s.build()).isEmpty()).as("post-copy not allowed: keep going until the deadline").isTrue();
-      assertThat(only(pred.withPostCopy(true).decide(s.build()))).isInstanceOf(PolicyAction.SwitchToPostCopy.class);
-      assertThat(pred.withPostCopy(true).decide(s.postCopyAvailable(false).build()).isEmpty()).isTrue();
+      assertThat(only(pred.decide(s.build()))).isInstanceOf(PolicyAction.SwitchToPostCopy.class);
+      assertThat(pred.withPostCopy(false).decide(s.build()).isEmpty())
+          .as("post-copy not allowed: keep going until the deadline").isTrue();
+      assertThat(pred.decide(s.postCopyAvailable(false).build()).isEmpty()).as("not offered").isTrue();
     }
 
     @Test

@@ -42,7 +42,8 @@ class PolicyInvariantsProperties {
     all.add(ConvergencePolicy.novaSteps().withPermits(false, true));
     all.add(ConvergencePolicy.kubevirtTimeouts(Duration.ofSeconds(20), Duration.ofSeconds(5), true));
     all.add(new KubevirtTimeouts(Duration.ofSeconds(20), Duration.ofSeconds(5), false, true));
-    all.add(ConvergencePolicy.predictive().withPostCopy(true));
+    all.add(ConvergencePolicy.predictive().withPostCopy(false));
+    all.add(ConvergencePolicy.predictive().withMaxThrottle(0));
     all.add(ConvergencePolicy.predictive().withDeadlineAction(TimeoutAction.FORCE_COMPLETE));
     all.add(ConvergencePolicy.firstOf(ConvergencePolicy.forceAtDeadline(), ConvergencePolicy.novaSteps(),
         ConvergencePolicy.autoConverge(), ConvergencePolicy.postCopyAfter(1, Duration.ZERO)));
