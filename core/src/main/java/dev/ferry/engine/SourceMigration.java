@@ -191,6 +191,8 @@ public final class SourceMigration implements Runnable {
     MigrationResult result;
     try {
       result = migrate();
+    } catch (InDoubt d) {
+      result = inDoubt(d.cause);
     } catch (Abort a) {
       result = rollBack(a.outcome, a.cause);
     } catch (RuntimeException | Error e) {
@@ -255,10 +257,7 @@ public final class SourceMigration implements Runnable {
     if (quick) {
       flags.add(Message.Hello.Flag.QUICK);
     }
-    WireCompression compression = switch (options.compression()) {
-      case NONE -> WireCompression.NONE;
-      case LZ4 -> WireCompression.LZ4;
-    };
+    WireCompression compression = wireCompression();
     try {
       control.send(new Message.Hello(sessionId, n, target.token(), desc, flags, compression));
       Message reply = control.receive();
@@ -505,12 +504,7 @@ public final class SourceMigration implements Runnable {
   // ---------------------------------------------------------------- stop-and-copy and switchover
 
   private MigrationResult stopAndCopy(long round) {
-    checkCancel();
-    session.phase(Phase.STOP_AND_COPY);
-    vm.pause();
-    paused = true;
-    pausedAtNanos = System.nanoTime();
-    pausedAt = Instant.now();
+    pauseGuest(Phase.STOP_AND_COPY);
     long dirty;
     if (!quick) {
       dirty = dirtyLog.orElseThrow().syncAndClear(bitmap);
@@ -541,26 +535,8 @@ public final class SourceMigration implements Runnable {
       }
       verified = true;
     }
-    if (ready.pagesReceived() != pagesSentTotal) {
-      sendQuietly(new Message.Cancel("page count mismatch"));
-      throw new Abort(Outcome.FAILED, new TransportException("destination received "
-          + ready.pagesReceived() + " pages, the source sent " + pagesSentTotal));
-    }
-    if (!session.commit()) {
-      throw new Abort(Outcome.CANCELLED, new MigrationCancelledException("cancelled during stop-and-copy"));
-    }
-    // Point of no return: from here the destination may run the guest.
-    Message.Resumed resumed;
-    try {
-      control.send(new Message.Commit());
-      resumed = awaitMessageNoCancel(Message.Resumed.class, options.switchoverTimeout());
-    } catch (IOException | Abort e) {
-      return inDoubt(e);
-    }
-    long confirmedAt = System.nanoTime();
-    Duration upper = Duration.ofNanos(confirmedAt - pausedAtNanos);
-    Duration byClock = Duration.between(pausedAt, resumed.resumedAt());
-    Duration downtime = byClock.isNegative() || byClock.compareTo(upper) > 0 ? upper : byClock;
+    requireAllPages(ready);
+    Duration downtime = commit("stop-and-copy");
     long finalNanos = t1 - t0;
     recordRate(sent, finalNanos);
     RoundStats stats = new RoundStats(round, true, sent.pages, sent.zeroPages, sent.wireBytes,
@@ -569,18 +545,75 @@ public final class SourceMigration implements Runnable {
     history.add(stats);
     session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), stats,
         progress(round, 0, 0, Duration.ZERO, Phase.STOP_AND_COPY)));
-    dirtyLog.ifPresent(dl -> {
-      if (logStarted) {
-        dl.stop();
-      }
-    });
+    stopDirtyLog();
+    Duration total = session.elapsed(); // the migration is done once the destination runs the guest
+    releaseSource();
+    return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, total,
+        wireBytes(), pagesSentTotal, history, verified, actions);
+  }
+
+  private void pauseGuest(Phase phase) {
+    checkCancel();
+    session.phase(phase);
+    vm.pause();
+    paused = true;
+    pausedAtNanos = System.nanoTime();
+    pausedAt = Instant.now();
+  }
+
+  private void requireAllPages(Message.Ready ready) {
+    if (ready.pagesReceived() != pagesSentTotal) {
+      sendQuietly(new Message.Cancel("page count mismatch"));
+      throw new Abort(Outcome.FAILED, new TransportException("destination received "
+          + ready.pagesReceived() + " pages, the source sent " + pagesSentTotal));
+    }
+  }
+
+  /**
+   * Passes the point of no return: tells the destination to run the guest and waits for it to say it
+   * does. Returns the downtime, from the source's pause to the destination's resume: by the two
+   * hosts' clocks when they agree with what the source saw (the pause until the confirmation), by
+   * the source's own count otherwise.
+   *
+   * @throws InDoubt when the confirmation does not come: the destination may run the guest
+   */
+  private Duration commit(String during) {
+    if (!session.commit()) {
+      throw new Abort(Outcome.CANCELLED, new MigrationCancelledException("cancelled during " + during));
+    }
+    Message.Resumed resumed;
+    try {
+      links.get(0).send(new Message.Commit());
+      resumed = awaitMessageNoCancel(Message.Resumed.class, options.switchoverTimeout());
+    } catch (IOException | Abort e) {
+      throw new InDoubt(e);
+    }
+    Duration upper = Duration.ofNanos(System.nanoTime() - pausedAtNanos);
+    Duration byClock = Duration.between(pausedAt, resumed.resumedAt());
+    return byClock.isNegative() || byClock.compareTo(upper) > 0 ? upper : byClock;
+  }
+
+  private void stopDirtyLog() {
+    if (logStarted) {
+      dirtyLog.ifPresent(DirtyLog::stop);
+      logStarted = false;
+    }
+  }
+
+  /** Stops the source copy once the destination has confirmed that it runs the guest. */
+  private void releaseSource() {
     try {
       vm.stop();
     } catch (RuntimeException e) {
       log.warn("VM {} runs on the destination, but stopping the source copy failed", desc.name(), e);
     }
-    return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, session.elapsed(),
-        wireBytes(), pagesSentTotal, history, verified, actions);
+  }
+
+  private WireCompression wireCompression() {
+    return switch (options.compression()) {
+      case NONE -> WireCompression.NONE;
+      case LZ4 -> WireCompression.LZ4;
+    };
   }
 
   /** Whether a switch to post-copy would be carried out now. */
@@ -607,12 +640,7 @@ public final class SourceMigration implements Runnable {
    * {@link PostCopySource}.
    */
   private MigrationResult postCopy(long round) {
-    checkCancel();
-    session.phase(Phase.POST_COPY);
-    vm.pause();
-    paused = true;
-    pausedAtNanos = System.nanoTime();
-    pausedAt = Instant.now();
+    pauseGuest(Phase.POST_COPY);
     dirtyLog.orElseThrow().syncAndClear(bitmap);
     long[] missing = bitmap.clone();
     long missingPages = 0;
@@ -631,27 +659,10 @@ public final class SourceMigration implements Runnable {
     } catch (IOException e) {
       throw new Abort(Outcome.FAILED, transport("lost the destination while switching to post-copy", e));
     }
-    Message.Ready ready = awaitMessage(Message.Ready.class, options.switchoverTimeout(), "READY");
-    if (ready.pagesReceived() != pagesSentTotal) {
-      sendQuietly(new Message.Cancel("page count mismatch"));
-      throw new Abort(Outcome.FAILED, new TransportException("destination received "
-          + ready.pagesReceived() + " pages, the source sent " + pagesSentTotal));
-    }
-    if (!session.commit()) {
-      throw new Abort(Outcome.CANCELLED, new MigrationCancelledException("cancelled while switching to post-copy"));
-    }
-    Message.Resumed resumed;
-    try {
-      control.send(new Message.Commit());
-      resumed = awaitMessageNoCancel(Message.Resumed.class, options.switchoverTimeout());
-    } catch (IOException | Abort e) {
-      return inDoubt(e);
-    }
+    requireAllPages(awaitMessage(Message.Ready.class, options.switchoverTimeout(), "READY"));
+    Duration downtime = commit("the switch to post-copy");
     Duration upper = Duration.ofNanos(System.nanoTime() - pausedAtNanos);
-    Duration byClock = Duration.between(pausedAt, resumed.resumedAt());
-    Duration downtime = byClock.isNegative() || byClock.compareTo(upper) > 0 ? upper : byClock;
-    dirtyLog.ifPresent(DirtyLog::stop);
-    logStarted = false;
+    stopDirtyLog();
     for (int i = 1; i < links.size(); i++) {
       links.get(i).close();
     }
@@ -661,8 +672,7 @@ public final class SourceMigration implements Runnable {
         downtime, throttle.map(VcpuThrottle::percent).orElse(0));
     history.add(switchRound);
     PostCopySource pc = new PostCopySource(this, memory, control, missing, target, sessionId,
-        options.postCopyRecoveryTimeout(), options.connectTimeout(), limiter,
-        options.compression() == dev.ferry.Compression.LZ4 ? WireCompression.LZ4 : WireCompression.NONE);
+        options.postCopyRecoveryTimeout(), options.connectTimeout(), limiter, wireCompression());
     postCopySource = pc;
     PostCopySource.Outcome out = pc.run();
     pagesSentTotal += out.stats().pagesRequested() + out.stats().pagesPrepaged() + out.stats().pagesPushed();
@@ -671,12 +681,9 @@ public final class SourceMigration implements Runnable {
       return new MigrationResult(desc.id(), Outcome.GUEST_LOST, Optional.of(out.lost()), downtime,
           session.elapsed(), totalWireBytes(), pagesSentTotal, history, false, actions, Optional.of(out.stats()));
     }
-    try {
-      vm.stop();
-    } catch (RuntimeException e) {
-      log.warn("VM {} runs on the destination, but stopping the source copy failed", desc.name(), e);
-    }
-    return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, session.elapsed(),
+    Duration total = session.elapsed();
+    releaseSource();
+    return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, total,
         totalWireBytes(), pagesSentTotal, history, false, actions, Optional.of(out.stats()));
   }
 
@@ -693,11 +700,7 @@ public final class SourceMigration implements Runnable {
   private MigrationResult inDoubt(Exception e) {
     log.error("switchover of {} unconfirmed: the destination may run the guest; the source copy stays "
         + "paused", desc.name(), e);
-    dirtyLog.ifPresent(dl -> {
-      if (logStarted) {
-        dl.stop();
-      }
-    });
+    stopDirtyLog();
     MigrationException cause = new TransportException("the destination was told to commit, but did not "
         + "confirm that it resumed the guest (" + e.getMessage() + "); the source copy is left paused: "
         + "ask the destination whether it runs the VM before resuming anything", e);
@@ -720,11 +723,7 @@ public final class SourceMigration implements Runnable {
     closeLinks();
     Duration downtime = Duration.ZERO;
     try {
-      dirtyLog.ifPresent(dl -> {
-        if (logStarted) {
-          dl.stop();
-        }
-      });
+      stopDirtyLog();
       throttle.ifPresent(t -> t.setPercent(initialThrottle));
     } catch (RuntimeException e) {
       log.warn("cleaning up the source of {} after a failed migration", desc.name(), e);
@@ -984,6 +983,17 @@ public final class SourceMigration implements Runnable {
       TimeUnit.NANOSECONDS.sleep(nanos);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Unwinds a migration whose commit was sent but not confirmed: no rollback, the source stays paused. */
+  static final class InDoubt extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final transient Exception cause;
+
+    InDoubt(Exception cause) {
+      super(cause.getMessage(), null, false, false);
+      this.cause = cause;
     }
   }
 
