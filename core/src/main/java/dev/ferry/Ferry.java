@@ -95,6 +95,24 @@ public final class Ferry {
     return new Host(driver, chosen.name(), uri);
   }
 
+  /**
+   * Estimates, before it starts, what migrating {@code vm} over a link of {@code link} with
+   * {@code options} will cost: total time, downtime, bytes to send, rounds, and which steps the
+   * options' policy will take (throttle, post-copy, force, abort). Measures the VM's dirty rate and
+   * working set with its dirty log for {@code window} (blocking that long), then runs the policy
+   * against the pre-copy model; see {@link MigrationPlan}. Call it while no migration of the VM
+   * runs. Thread-safe.
+   *
+   * @param link the bandwidth the migration will get (capped by the options' bandwidth limit)
+   * @param window how long to measure, at least 20 ms; a second is plenty
+   * @throws MigrationRefusedException if the VM has no dirty log
+   * @throws IllegalArgumentException if neither {@code link} nor the options give a bandwidth
+   */
+  public static MigrationPlan plan(Vm vm, dev.ferry.spi.Bandwidth link, MigrationOptions options,
+      java.time.Duration window) {
+    return Planner.plan(vm.driver(), link, options, window);
+  }
+
   /** The names of the providers found on the class path. */
   public static List<String> providers() {
     List<String> names = new ArrayList<>();

@@ -129,6 +129,11 @@ final class QuickStart implements Callable<Integer> {
           .quick(quick)
           .allowPostCopy(postCopy)
           .build();
+      // The plan: a 1 s measurement of the guest, then the policy run against the pre-copy model.
+      // Without a bandwidth limit, the link is loopback: assume 1 GB/s for the estimate.
+      dev.ferry.MigrationPlan plan = Ferry.plan(vm, options.bandwidthLimit().isUnlimited() ? Bandwidth.gbps(1)
+          : options.bandwidthLimit(), options, Duration.ofSeconds(1));
+      System.out.println(plan);
       System.out.printf("migrating %s to %s with %s%n", vm.name(), target.address(), options);
       MigrationSession session = a.migrate(vm, target, options);
       session.addListener(QuickStart::print);
@@ -140,6 +145,9 @@ final class QuickStart implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "destination: VM %s is %s and still writing (%,d writes in 200 ms)%n",
             moved.name(), moved.state(), moved.writesDone() - before);
       }
+      System.out.printf(Locale.ROOT, "planned: %s%nactual:  %s in %.1f s, downtime %d ms, %d round(s), %s sent, "
+          + "guest slowdown %.1f s%n", plan.summary(), r.outcome(), r.totalTime().toMillis() / 1e3,
+          r.downtime().toMillis(), r.roundCount(), DataSize.bytes(r.bytesOnWire()), r.guestSlowdown().toMillis() / 1e3);
       System.out.println(json(r, spec.memory().bytes()));
       return r.completed() ? 0 : 1;
     }
