@@ -52,9 +52,28 @@ final class LibvirtHost implements HostDriver {
     }
   }
 
+  /**
+   * Kept for the life of the process: libvirt calls it through JNA. Without it, libvirt prints every
+   * error to stderr, including the "Domain not found" that is the normal end of a migration.
+   */
+  private static final org.libvirt.ErrorCallback QUIET = new org.libvirt.ErrorCallback();
+  private static volatile boolean quiet;
+
+  private static void quietErrors() {
+    if (!quiet) {
+      try {
+        Connect.setErrorCallback(QUIET);
+        quiet = true;
+      } catch (LibvirtException e) {
+        // errors stay on stderr; nothing else changes
+      }
+    }
+  }
+
   /** A new libvirt connection to {@code uri}. */
   static Connect connect(URI uri) {
     try {
+      quietErrors();
       return new Connect(uri.toString(), false);
     } catch (LibvirtException e) {
       throw new DriverException("cannot connect to libvirt at " + uri + ": " + Errors.message(e), e);

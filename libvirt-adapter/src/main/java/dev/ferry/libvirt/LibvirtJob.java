@@ -358,7 +358,7 @@ final class LibvirtJob implements Job {
     if (error == null && onDest != null) {
       Stats s = completedStats(onDest).orElseGet(() -> last.withState(JobState.ENDED));
       resumeOnDestinationIfForced(onDest);
-      log.info(() -> "migration of " + name + " to " + request.destination() + " completed, confirmed by the destination");
+      log.fine(() -> "migration of " + name + " to " + request.destination() + " completed, confirmed by the destination");
       return new Result(Result.Outcome.COMPLETED, "", s);
     }
     String message = error == null ? "libvirt returned no domain on the destination" : Errors.message(error);

@@ -228,7 +228,8 @@ final class QuickStart implements Callable<Integer> {
     return Bandwidth.bytesPerSecond((long) (n * factor));
   }
 
-  private static void print(MigrationEvent e) {
+  /** One line per event: rounds, decisions, phases, the end. Shared with {@link LibvirtMigrate}. */
+  static void print(MigrationEvent e) {
     if (e instanceof MigrationEvent.RoundCompleted rc) {
       RoundStats s = rc.stats();
       Progress p = rc.progress();

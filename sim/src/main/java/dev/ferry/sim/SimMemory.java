@@ -223,7 +223,7 @@ public final class SimMemory implements GuestMemory {
         ByteBuffer chunk = chunks.getAndSet(i, null);
         if (chunk != null) {
           allocated.addAndGet(-chunk.capacity());
-          DirectBuffers.free(chunk);
+          ChunkPool.give(chunk);
         }
       }
     } finally {
@@ -237,12 +237,12 @@ public final class SimMemory implements GuestMemory {
       return chunk;
     }
     int size = (int) (index == chunks.length() - 1 ? lastChunkBytes : 1L << chunkShift);
-    ByteBuffer fresh = ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer fresh = ChunkPool.take(size);
     if (chunks.compareAndSet(index, null, fresh)) {
       allocated.addAndGet(size);
       return fresh;
     }
-    DirectBuffers.free(fresh);
+    ChunkPool.give(fresh);
     return chunks.get(index);
   }
 
