@@ -15,6 +15,7 @@ import dev.ferry.MigrationTarget;
 import dev.ferry.Phase;
 import dev.ferry.RoundStats;
 import dev.ferry.TransportException;
+import dev.ferry.sim.FaultyLink;
 import dev.ferry.sim.SimHost;
 import dev.ferry.sim.SimVm;
 import dev.ferry.sim.SimVmSpec;
@@ -235,7 +236,7 @@ class EngineEndToEndTest {
   void linkCutMidRound_failsAndRollsBack() throws Exception {
     SimVm sim = filled(vm("cut", DataSize.mib(64), Workload.uniform(2000)));
     ObservedVm vm = new ObservedVm(sim);
-    try (CuttableProxy proxy = new CuttableProxy(receiver.address())) {
+    try (FaultyLink proxy = FaultyLink.to(receiver.address())) {
       proxy.cutAfter(DataSize.mib(8).bytes());
       MigrationResult r = run(vm, new MigrationTarget(proxy.address(), ""),
           MigrationOptions.builder().bandwidthLimit(Bandwidth.mbps(200)).build(), null);
@@ -301,7 +302,7 @@ class EngineEndToEndTest {
     Bandwidth cap = Bandwidth.mbps(50);
     MigrationResult r;
     List<Long> perTick = new java.util.ArrayList<>();
-    try (CuttableProxy proxy = new CuttableProxy(receiver.address())) {
+    try (FaultyLink proxy = FaultyLink.to(receiver.address())) {
       MigrationSession s = SourceMigration.start(source.info(), new ObservedVm(sim),
           new MigrationTarget(proxy.address(), ""), MigrationOptions.builder().bandwidthLimit(cap).build());
       long last = 0;

@@ -15,6 +15,7 @@ import dev.ferry.PostCopyStats;
 import dev.ferry.policy.ConvergencePolicy;
 import dev.ferry.policy.Decision;
 import dev.ferry.policy.PolicyAction;
+import dev.ferry.sim.FaultyLink;
 import dev.ferry.sim.SimHost;
 import dev.ferry.sim.SimVm;
 import dev.ferry.sim.SimVmSpec;
@@ -201,7 +202,7 @@ class PostCopyEndToEndTest {
   @Test
   void postCopy_linkCutThenBack_pausesTheGuestRecoversAndLosesNothing() throws Exception {
     Source src = new Source("flaky", DataSize.mib(16), Workload.uniform(40_000));
-    try (CuttableProxy proxy = new CuttableProxy(receiver.address())) {
+    try (FaultyLink proxy = FaultyLink.to(receiver.address())) {
       AtomicReference<VmState> stateDuringOutage = new AtomicReference<>();
       MigrationSession s = SourceMigration.start(source.info(), src.vm, new MigrationTarget(proxy.address(), ""),
           postCopyOptions().bandwidthLimit(Bandwidth.mbps(20)).build());
@@ -237,7 +238,7 @@ class PostCopyEndToEndTest {
   @Test
   void postCopy_linkDownPastTheRecoveryTimeout_reportsTheGuestLostAndNeverResumesTheSource() throws Exception {
     Source src = new Source("doomed", DataSize.mib(16), Workload.uniform(40_000));
-    try (CuttableProxy proxy = new CuttableProxy(receiver.address())) {
+    try (FaultyLink proxy = FaultyLink.to(receiver.address())) {
       MigrationSession s = SourceMigration.start(source.info(), src.vm, new MigrationTarget(proxy.address(), ""),
           postCopyOptions().bandwidthLimit(Bandwidth.mbps(20)).postCopyRecoveryTimeout(Duration.ofSeconds(1)).build());
       s.addListener(e -> {
