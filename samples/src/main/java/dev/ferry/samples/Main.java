@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The samples' command line: {@code java -jar samples/target/ferry-samples.jar <command>}. */
 @Command(name = "ferry-samples", mixinStandardHelpOptions = true,
     description = "Runnable Ferry samples on the simulated hypervisor.",
-    subcommands = {QuickStart.class, WatchDirtyRate.class, LibvirtMigrate.class, CommandLine.HelpCommand.class})
+    subcommands = {QuickStart.class, WatchDirtyRate.class, HarnessExample.class, LibvirtMigrate.class,
+        CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
