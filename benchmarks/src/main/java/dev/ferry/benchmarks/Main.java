@@ -30,6 +30,7 @@ public final class Main {
     switch (args[0]) {
       case "throughput" -> System.exit(Throughput.run(rest, System.out));
       case "jmh" -> Jmh.run(rest);
+      case "scenarios" -> System.exit(Scenarios.run(rest, System.out));
       default -> {
         System.err.println("unknown command '" + args[0] + "'");
         usage(System.err);
@@ -47,6 +48,10 @@ public final class Main {
     out.println("      idle sim VM of incompressible pages, interleaved; medians, then the ratio Ferry/raw.");
     out.println("      The sim's guest memory is off-heap: the JVM relaunches itself with a larger");
     out.println("      -XX:MaxDirectMemorySize when the default (the heap size) is too small.");
+    out.println("  scenarios [--quick] [--out FILE.csv] [--only SCENARIO]");
+    out.println("      the convergence table: five guest behaviours x every built-in policy on sim over");
+    out.println("      loopback TCP with a bandwidth limit, then measured pre-copy vs the analytic model;");
+    out.println("      CSV to benchmarks/target/scenarios-{full,quick}.csv. --quick: under two minutes.");
     out.println("  jmh [regex] [JMH options]");
     out.println("      JMH micro-benchmarks of the page codec (dev.ferry.benchmarks.jmh); short default");
     out.println("      iterations (-wi 3 -i 5 -w 1s -r 1s -f 1) unless given. 'jmh -h' for JMH's options.");

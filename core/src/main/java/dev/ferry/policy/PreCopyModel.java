@@ -25,9 +25,12 @@ import java.util.Locale;
  * working set that is rewritten many times per round (throttling it a little changes nothing);
  * the predictive policy re-plans every round from new measurements, which corrects it.
  *
- * <p>From a {@link Progress}: W is its {@code workingSet}; the round's length is estimated as
- * {@code remaining / dirtyRate}; c is {@code (remaining − W)} over that length. Immutable and
- * thread-safe.
+ * <p>From a {@link Progress}: W is its {@code workingSet}; the round's length T is estimated as
+ * {@code remaining / dirtyRate}; c is {@code (remaining − W)} over T, corrected for saturation:
+ * writes spread over the F = M − W bytes outside the working set dirty F·(1 − e^(−cT/F)) distinct
+ * bytes in T, so c = −ln(1 − (remaining − W)/F)·F/T, which is (remaining − W)/T when little of
+ * memory was dirtied and more when much was (a long round 0 sees the same pages dirtied many
+ * times). Immutable and thread-safe.
  *
  * @param memoryBytes the guest memory size M (what the first full round sends)
  * @param bandwidth the link rate R in bytes per second
@@ -77,7 +80,12 @@ public record PreCopyModel(
       w = 0;
     } else {
       double roundSeconds = r / d;
-      cold = (r - w) / roundSeconds;
+      // Distinct pages saturate: writes spread over a region of F bytes dirty F·(1 − e^(−cT/F)) of
+      // it in T. Invert that, so that a long round (round 0 above all) that saw much of memory
+      // dirtied does not understate the rate at which the short rounds at the end will dirty it.
+      double region = Math.max(0, p.total().bytes() - w);
+      double fraction = region <= 0 ? 0 : Math.min(0.999, (r - w) / region);
+      cold = fraction <= 0 ? 0 : -Math.log1p(-fraction) * region / roundSeconds;
     }
     double overhead = Math.max(0, seconds(p.expectedDowntime()) - r / bw);
     if (p.bandwidth().isUnlimited()) {
