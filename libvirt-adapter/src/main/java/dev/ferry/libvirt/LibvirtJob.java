@@ -62,6 +62,7 @@ final class LibvirtJob implements Job {
   private static final Duration START_WAIT = Duration.ofSeconds(30);
 
   private final LibvirtVm vm;
+  private final NativeCalls calls;
   private final Domain control;
   private final Connect jobConn;
   private final Connect destConn;
@@ -75,8 +76,9 @@ final class LibvirtJob implements Job {
   private volatile boolean forced;
   private volatile boolean postCopyStarted;
 
-  private LibvirtJob(LibvirtVm vm, Connect jobConn, Connect destConn, Request request) {
+  private LibvirtJob(LibvirtVm vm, NativeCalls calls, Connect jobConn, Connect destConn, Request request) {
     this.vm = vm;
+    this.calls = calls;
     this.control = vm.domain();
     this.jobConn = jobConn;
     this.destConn = destConn;
@@ -87,6 +89,11 @@ final class LibvirtJob implements Job {
   }
 
   static LibvirtJob start(LibvirtHost host, LibvirtVm vm, Request r) {
+    return start(host, vm, r, NativeCalls.LIBVIRT);
+  }
+
+  /** {@link #start(LibvirtHost, LibvirtVm, Request)} with the native calls given (a seam for unit tests). */
+  static LibvirtJob start(LibvirtHost host, LibvirtVm vm, Request r, NativeCalls calls) {
     String name = vm.description().name();
     VmState state = vm.state();
     if (state != VmState.RUNNING) {
@@ -95,7 +102,7 @@ final class LibvirtJob implements Job {
     }
     Connect dest;
     try {
-      dest = LibvirtHost.connect(r.destination());
+      dest = calls.connect(r.destination());
     } catch (DriverException e) {
       throw new DriverException("destination unreachable: " + e.getMessage(), e);
     }
@@ -107,9 +114,9 @@ final class LibvirtJob implements Job {
             + "source " + host.uri() + " (host UUID " + destUuid + "): libvirt migrates only between hosts");
       }
       refuseIfPresent(dest, vm, r.destination());
-      jobConn = LibvirtHost.connect(host.uri());
+      jobConn = calls.connect(host.uri());
       Domain jobDom = jobConn.domainLookupByUUIDString(vm.description().id().value());
-      LibvirtJob job = new LibvirtJob(vm, jobConn, dest, r);
+      LibvirtJob job = new LibvirtJob(vm, calls, jobConn, dest, r);
       job.applySettings();
       job.launch(jobDom, job.parameters(), job.flags());
       job.awaitStarted();
@@ -150,7 +157,7 @@ final class LibvirtJob implements Job {
     } catch (LibvirtException e) {
       throw Errors.driver("setting the max downtime of '" + name + "'", e);
     }
-    VirtNative.setMaxSpeed(control, mibps(request.bandwidth()));
+    calls.setMaxSpeed(control, mibps(request.bandwidth()));
   }
 
   static long mibps(Bandwidth b) {
@@ -276,7 +283,7 @@ final class LibvirtJob implements Job {
       if (!values.containsKey("memory_total")) {
         return last; // libvirt has the job, QEMU has not started moving memory yet
       }
-      int[] sr = VirtNative.state(control);
+      int[] sr = calls.state(control);
       Stats s = JobStatsParser.stats(JobStatsParser.runningState(sr[0], sr[1]), values,
           vm.description().memory(), false);
       last = s;
@@ -301,7 +308,7 @@ final class LibvirtJob implements Job {
 
   @Override
   public void setBandwidth(Bandwidth bandwidth) {
-    VirtNative.setMaxSpeed(control, mibps(bandwidth));
+    calls.setMaxSpeed(control, mibps(bandwidth));
   }
 
   @Override
@@ -310,7 +317,7 @@ final class LibvirtJob implements Job {
       throw new DriverException("post-copy was not enabled when the migration of '" + name + "' started");
     }
     postCopyStarted = true;
-    VirtNative.startPostCopy(control);
+    calls.startPostCopy(control);
   }
 
   @Override
@@ -364,7 +371,7 @@ final class LibvirtJob implements Job {
     String message = error == null ? "libvirt returned no domain on the destination" : Errors.message(error);
     int[] sr;
     try {
-      sr = VirtNative.state(control);
+      sr = calls.state(control);
     } catch (VirtNative.DomainGoneException e) {
       return sourceGone(message);
     }
@@ -373,7 +380,9 @@ final class LibvirtJob implements Job {
             && (sr[1] == VirtNative.PAUSED_POSTCOPY || sr[1] == VirtNative.PAUSED_POSTCOPY_FAILED)
         || sr[0] == VirtNative.STATE_RUNNING && sr[1] == VirtNative.RUNNING_POSTCOPY_FAILED;
     Stats s = completedStats(control).orElseGet(() -> last.withState(JobState.ENDED));
-    if (postCopy && sr[0] != VirtNative.STATE_RUNNING) {
+    // running after a post-copy start that never switched: the source still holds the VM; but a
+    // post-copy-failed reason means the destination took over, whatever the run state says
+    if (postCopy && (sr[0] != VirtNative.STATE_RUNNING || sr[1] == VirtNative.RUNNING_POSTCOPY_FAILED)) {
       return new Result(Result.Outcome.POST_COPY_FAILED, message, s);
     }
     if (sr[0] == VirtNative.STATE_PAUSED) {
@@ -390,7 +399,7 @@ final class LibvirtJob implements Job {
   private Result sourceGone(String message) {
     try {
       Domain there = destConn.domainLookupByUUIDString(uuid);
-      int[] sr = VirtNative.state(there);
+      int[] sr = calls.state(there);
       if (sr[0] == VirtNative.STATE_RUNNING || sr[0] == VirtNative.STATE_PAUSED) {
         log.warning("migration of " + name + " reported '" + message + "', but the destination runs it: completed");
         resumeOnDestinationIfForced(there);
@@ -409,7 +418,7 @@ final class LibvirtJob implements Job {
       return;
     }
     try {
-      int[] sr = VirtNative.state(onDest);
+      int[] sr = calls.state(onDest);
       if (sr[0] == VirtNative.STATE_PAUSED) {
         onDest.resume();
       }
