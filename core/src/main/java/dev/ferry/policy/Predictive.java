@@ -22,7 +22,11 @@ import java.util.Objects;
  *   <li>Else the smallest throttle (up to {@code maxThrottle}) with which it converges within
  *       {@code maxRounds} rounds and the margins; failing that, the smallest with which it converges
  *       at all in time. Bounding the rounds matters: a throttle that only just makes the dirty rate
- *       smaller than the bandwidth converges slowly and slows the guest for longer in all.
+ *       smaller than the bandwidth converges slowly and slows the guest for longer in all. When
+ *       post-copy is possible too, the cheaper of the two for the guest wins: the throttle costs
+ *       its share of vCPU time for as long as the plan holds it; post-copy costs each vCPU the wait
+ *       for the pages it touches that have not arrived, at most its working set (what remains,
+ *       before a working set is known) over the bandwidth.
  *   <li>Else post-copy, if {@code allowPostCopy} and the engine offers it.
  *   <li>Else keep going (the measurements may move) until the last chance before the deadline
  *       ({@link Progress#lastChance()}), then {@code atDeadline}: abort or force completion.
@@ -114,7 +118,7 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
         PreCopyModel.Forecast f = model.forecast(remaining, t, limit, budget);
         if (f.converges()) {
           if (f.rounds() <= maxRounds) {
-            return throttle(p, model, current, f);
+            return throttleOrPostCopy(p, model, current, f);
           }
           if (slow == null) {
             slow = f;
@@ -122,7 +126,7 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
         }
       }
       if (slow != null) {
-        return throttle(p, model, current, slow);
+        return throttleOrPostCopy(p, model, current, slow);
       }
     }
     if (allowPostCopy && p.postCopyAvailable()) {
@@ -131,6 +135,43 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
           + "; switching to post-copy", new PolicyAction.SwitchToPostCopy());
     }
     return Decision.keepGoing();
+  }
+
+  /** The throttle plan {@code f}, or post-copy when that is possible and costs the guest less. */
+  private Decision throttleOrPostCopy(Progress p, PreCopyModel model, PreCopyModel.Forecast current,
+      PreCopyModel.Forecast f) {
+    if (allowPostCopy && p.postCopyAvailable()) {
+      double throttleCost = throttleCost(f);
+      double postCopyCost = postCopyCost(p);
+      if (postCopyCost < throttleCost) {
+        return Decision.of(String.format(Locale.ROOT, "predictive: %s; throttle %d %% would cost the guest about "
+            + "%.2f s of vCPU time, post-copy about %.2f s of waiting for pages; switching to post-copy",
+            describe(model, p), f.throttle(), throttleCost, postCopyCost), new PolicyAction.SwitchToPostCopy());
+      }
+    }
+    return throttle(p, model, current, f);
+  }
+
+  /**
+   * What a throttle plan takes from each vCPU, in seconds: its share of vCPU time for as long as
+   * the plan holds it (the unit of {@link dev.ferry.MigrationResult#guestSlowdown()}).
+   */
+  static double throttleCost(PreCopyModel.Forecast f) {
+    return f.throttle() / 100.0 * f.totalSeconds();
+  }
+
+  /**
+   * What switching to post-copy now would take from each vCPU, in seconds, at most: the wait until
+   * the pages it keeps touching have arrived, the working set over the bandwidth (what remains
+   * stands in for the working set until two rounds have measured it). Requested pages go ahead of
+   * the background push, so the real wait is usually shorter.
+   */
+  static double postCopyCost(Progress p) {
+    if (p.bandwidth().isUnlimited() || p.bandwidth().bytesPerSecond() == 0) {
+      return 0;
+    }
+    long ws = p.workingSet().bytes() > 0 ? p.workingSet().bytes() : p.remaining().bytes();
+    return (double) Math.min(ws, p.remaining().bytes()) / p.bandwidth().bytesPerSecond();
   }
 
   private Decision throttle(Progress p, PreCopyModel model, PreCopyModel.Forecast current, PreCopyModel.Forecast f) {

@@ -354,6 +354,27 @@ class BuiltInPoliciesTest {
     }
 
     @Test
+    void decide_postCopyCheaperThanTheThrottle_switchesToPostCopy() {
+      // A 20 MiB working set arrives in 0.2 s after a switch; the throttle pre-copy needs (about 63 %
+      // for several rounds of 100 MiB at 100 MB/s) takes far more vCPU time.
+      Sample s = sample().dirtyRate(48_828).workingSet(DataSize.mib(20)).postCopyAvailable(true);
+      assertThat(only(pred.decide(s.build()))).isInstanceOf(PolicyAction.SwitchToPostCopy.class);
+      assertThat(pred.decide(s.build()).reason()).contains("post-copy about 0.2");
+      assertThat(throttleOf(pred.withPostCopy(false).decide(s.build()))).as("post-copy not allowed").isBetween(55, 75);
+    }
+
+    @Test
+    void decide_smallThrottleCheaperThanPostCopy_throttles() {
+      // A 30 MiB working set takes 0.31 s to send, just over the 0.24 s plan limit: a small throttle
+      // for a short while costs less than the vCPUs waiting for those 30 MiB after a switch.
+      Sample s = sample().dirtyRate(8_000).workingSet(DataSize.mib(30)).remaining(DataSize.mib(30))
+          .postCopyAvailable(true);
+      PolicyAction a = only(pred.decide(s.build()));
+      assertThat(a).isInstanceOf(PolicyAction.SetThrottle.class);
+      assertThat(((PolicyAction.SetThrottle) a).percent()).isLessThan(50);
+    }
+
+    @Test
     void decide_lastChance_abortsOrForces() {
       Progress p = lastChance().dirtyRate(48_828).build();
       assertThat(only(pred.decide(p))).isInstanceOf(PolicyAction.Abort.class);
