@@ -223,12 +223,13 @@ final class LibvirtJob implements Job {
       Throwable error = null;
       try {
         onDest = jobDom.migrate(destConn, params, flags);
-      } catch (LibvirtException | RuntimeException e) {
+      } catch (LibvirtException | RuntimeException | Error e) {
+        // An Error too (a JNA link error, say): the job must end with a result, never hang undone.
         error = e;
       }
       try {
         result = decide(onDest, error);
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
         log.log(Level.WARNING, "deciding the outcome of the migration of " + name, e);
         result = new Result(Result.Outcome.FAILED, String.valueOf(e.getMessage()), last.withState(JobState.ENDED));
       } finally {
