@@ -50,13 +50,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       second off (a writer thread beside the vCPUs that honours pause and throttle).
  * </ul>
  * Every run: max downtime 300 ms, the deadline below, post-copy allowed (so policies that use it,
- * can), no verification. Guest slowdown is {@link MigrationResult#guestSlowdown()} (throttle ×
- * time) plus, after a switch to post-copy, the time vCPUs spent blocked on missing pages.
+ * can), no verification. Guest slowdown is the vCPU time each vCPU lost:
+ * {@link MigrationResult#guestSlowdown()} (throttle share × time, which every vCPU loses alike)
+ * plus, after a switch to post-copy, the time vCPUs spent blocked on missing pages divided by the
+ * number of vCPUs (the blocked time is summed over them).
  *
  * <p>Usage: {@code scenarios [--quick] [--out FILE.csv] [--only SCENARIO]}.
  */
 final class Scenarios {
   private static final Duration LIMIT = Duration.ofMillis(300);
+  static final int VCPUS = 2;
   private static final AtomicInteger SEQ = new AtomicInteger();
 
   private Scenarios() {}
@@ -160,7 +163,7 @@ final class Scenarios {
         .bandwidthLimit(scale.link()).allowPostCopy(true).policy(policy).build();
     MigrationResult r = migrate(scale, sc, options);
     double slowdown = r.guestSlowdown().toNanos() / 1e9
-        + r.postCopy().map(pc -> pc.blockedTotal().toNanos() / 1e9).orElse(0.0);
+        + r.postCopy().map(pc -> pc.blockedTotal().toNanos() / 1e9 / VCPUS).orElse(0.0);
     int maxThrottle = r.rounds().stream().mapToInt(x -> x.throttlePercent()).max().orElse(0);
     boolean completed = r.completed();
     List<String> steps = new ArrayList<>();
@@ -182,7 +185,7 @@ final class Scenarios {
     SimHost b = SimHost.named("scn-b-" + n);
     Burster burster = null;
     try (Host src = Ferry.connect("sim://" + a.name()); Host dst = Ferry.connect("sim://" + b.name())) {
-      SimVm vm = a.createVm(SimVmSpec.builder("vm").memory(scale.memory()).vcpus(2).workload(sc.workload())
+      SimVm vm = a.createVm(SimVmSpec.builder("vm").memory(scale.memory()).vcpus(VCPUS).workload(sc.workload())
           .seed(42).build());
       fill(vm);
       if (sc.burstPagesPerSecond() > 0) {
