@@ -66,6 +66,10 @@ final class Planner {
     double workingSet = (double) both * pageSize;
     double cold = Math.max(0, (dirtySecond - both) * (double) pageSize / halfSeconds);
     double overhead = ROUND_TRIPS_SECONDS + DEVICE_STATE_BYTES / (double) rate.bytesPerSecond();
+    if (options.verify() && vm.memory().isPresent()) {
+      // Both hosts digest all of guest memory while the guest is paused.
+      overhead += dev.ferry.engine.MemoryDigest.estimateNanos(vm.memory().get()) / 1e9;
+    }
     int throttle = vm.throttle().map(t -> t.percent()).orElse(0);
     PreCopyModel model = new PreCopyModel(desc.memory().bytes(), rate.bytesPerSecond(), workingSet, cold, throttle,
         overhead, PreCopyModel.MIN_ROUND_SECONDS);

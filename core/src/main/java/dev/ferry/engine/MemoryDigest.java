@@ -17,7 +17,7 @@ import java.nio.ByteOrder;
  *
  * <p>Not thread-safe: one instance per thread (it owns a scratch buffer).
  */
-final class MemoryDigest {
+public final class MemoryDigest {
   private static final long P1 = 0x9E3779B185EBCA87L;
   private static final long P2 = 0xC2B2AE3D27D4EB4FL;
   private static final long P3 = 0x165667B19E3779F9L;
@@ -29,6 +29,24 @@ final class MemoryDigest {
       throw new IllegalArgumentException("page size too small to digest: " + pageSize);
     }
     this.page = ByteBuffer.allocateDirect(pageSize).order(ByteOrder.LITTLE_ENDIAN);
+  }
+
+  /**
+   * How long a digest of all of {@code memory} would take, from the fastest of a few passes over a
+   * sample (the first passes run before the JIT has compiled the hash loop and are many times
+   * slower than the digest at switchover will be).
+   */
+  public static long estimateNanos(GuestMemory memory) {
+    long pages = memory.pageCount();
+    long sample = Math.min(pages, 2048);
+    MemoryDigest d = new MemoryDigest(memory.pageSize());
+    long best = Long.MAX_VALUE;
+    for (int pass = 0; pass < 5; pass++) {
+      long t0 = System.nanoTime();
+      d.digest(memory, 0, sample);
+      best = Math.min(best, System.nanoTime() - t0);
+    }
+    return (long) ((double) best * pages / sample);
   }
 
   /** The digest of {@code count} pages of {@code memory} from page {@code first}: 32 bytes. */

@@ -324,21 +324,9 @@ public final class SourceMigration implements Runnable {
     rttNanos = best;
   }
 
-  /**
-   * Times the digest of a sample of guest memory, to predict what verification adds to downtime.
-   * The first passes run before the JIT has compiled the hash loop and are many times slower than
-   * the digest at switchover will be, so the fastest of a few passes is taken.
-   */
+  /** Predicts what verification adds to the downtime (see {@link MemoryDigest#estimateNanos}). */
   private long calibrateDigest() {
-    long sample = Math.min(pageCount, 2048);
-    MemoryDigest d = new MemoryDigest(desc.pageSize());
-    long best = Long.MAX_VALUE;
-    for (int pass = 0; pass < 5; pass++) {
-      long t0 = System.nanoTime();
-      d.digest(memory, 0, sample);
-      best = Math.min(best, System.nanoTime() - t0);
-    }
-    long estimate = (long) ((double) best * pageCount / sample);
+    long estimate = MemoryDigest.estimateNanos(memory);
     log.debug("verification of {} pages estimated at {} ms", pageCount, estimate / 1_000_000);
     return estimate;
   }
