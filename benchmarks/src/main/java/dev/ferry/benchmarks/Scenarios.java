@@ -187,7 +187,7 @@ final class Scenarios {
     try (Host src = Ferry.connect("sim://" + a.name()); Host dst = Ferry.connect("sim://" + b.name())) {
       SimVm vm = a.createVm(SimVmSpec.builder("vm").memory(scale.memory()).vcpus(VCPUS).workload(sc.workload())
           .seed(42).build());
-      fill(vm);
+      vm.fillRandom(7);
       if (sc.burstPagesPerSecond() > 0) {
         burster = new Burster(vm, sc.burstPagesPerSecond());
         burster.start();
@@ -202,21 +202,6 @@ final class Scenarios {
       }
       a.destroy();
       b.destroy();
-    }
-  }
-
-  /** Fills every page with pseudo-random words, as a guest that has run for a while has them. */
-  static void fill(SimVm vm) {
-    GuestMemory mem = vm.memory().orElseThrow();
-    ByteBuffer page = ByteBuffer.allocateDirect(mem.pageSize());
-    SplittableRandom rnd = new SplittableRandom(7);
-    for (long p = 0; p < mem.pageCount(); p++) {
-      page.clear();
-      while (page.hasRemaining()) {
-        page.putLong(rnd.nextLong());
-      }
-      page.flip();
-      mem.writePage(p, page);
     }
   }
 

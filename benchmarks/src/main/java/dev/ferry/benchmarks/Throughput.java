@@ -11,7 +11,6 @@ import dev.ferry.sim.SimVm;
 import dev.ferry.sim.SimVmSpec;
 import dev.ferry.sim.Workload;
 import dev.ferry.spi.DataSize;
-import dev.ferry.spi.GuestMemory;
 import java.io.File;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -227,7 +226,7 @@ final class Throughput {
       SimVm vm = sa.createVm(SimVmSpec.builder("vm").memory(DataSize.bytes(bytes)).vcpus(1)
           .workload(Workload.idle()).seed(1).build());
       if (fill) {
-        fillRandom(vm.memory().orElseThrow(), n);
+        vm.fillRandom(n);
       }
       long digest = vm.memoryDigest();
       MigrationResult r;
@@ -257,20 +256,6 @@ final class Throughput {
     } finally {
       sa.destroy();
       sb.destroy();
-    }
-  }
-
-  /** Fills every page with random bytes: no zero page, nothing LZ4 could shrink. */
-  static void fillRandom(GuestMemory mem, long seed) {
-    ByteBuffer page = ByteBuffer.allocateDirect(mem.pageSize());
-    SplittableRandom rnd = new SplittableRandom(seed);
-    for (long p = 0; p < mem.pageCount(); p++) {
-      page.clear();
-      while (page.hasRemaining()) {
-        page.putLong(rnd.nextLong());
-      }
-      page.flip();
-      mem.writePage(p, page);
     }
   }
 

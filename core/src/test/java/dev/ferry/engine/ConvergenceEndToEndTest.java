@@ -17,7 +17,6 @@ import dev.ferry.sim.SimVmSpec;
 import dev.ferry.sim.Workload;
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
-import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.VmState;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -65,15 +64,7 @@ class ConvergenceEndToEndTest {
   private SimVm busy(String name) {
     SimVm vm = source.createVm(SimVmSpec.builder(name).memory(DataSize.mib(32)).vcpus(2)
         .workload(Workload.uniform(12_000)).seed(42).build());
-    GuestMemory mem = vm.memory().orElseThrow();
-    java.util.Random rnd = new java.util.Random(7);
-    byte[] page = new byte[mem.pageSize()];
-    java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(page);
-    for (long p = 0; p < mem.pageCount(); p++) {
-      rnd.nextBytes(page);
-      buf.clear();
-      mem.writePage(p, buf);
-    }
+    vm.fillRandom(7);
     return vm;
   }
 

@@ -23,7 +23,6 @@ import dev.ferry.sim.Workload;
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.CpuInfo;
 import dev.ferry.spi.DataSize;
-import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.VmState;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -75,15 +74,7 @@ class EngineEndToEndTest {
 
   /** Fills every page with random bytes, so that pages cost their full size on the wire. */
   private static SimVm filled(SimVm vm) {
-    GuestMemory mem = vm.memory().orElseThrow();
-    java.util.Random rnd = new java.util.Random(7);
-    byte[] page = new byte[mem.pageSize()];
-    java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(page);
-    for (long p = 0; p < mem.pageCount(); p++) {
-      rnd.nextBytes(page);
-      buf.clear();
-      mem.writePage(p, buf);
-    }
+    vm.fillRandom(7);
     return vm;
   }
 

@@ -30,7 +30,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -84,13 +83,7 @@ class PostCopyEndToEndTest {
 
     Source(String name, DataSize memory, Workload workload) {
       sim = source.createVm(SimVmSpec.builder(name).memory(memory).vcpus(2).workload(workload).seed(17).build());
-      GuestMemory mem = sim.memory().orElseThrow();
-      Random rnd = new Random(23);
-      byte[] page = new byte[mem.pageSize()];
-      for (long p = 0; p < mem.pageCount(); p++) {
-        rnd.nextBytes(page);
-        mem.writePage(p, ByteBuffer.wrap(page));
-      }
+      sim.fillRandom(23);
       vm = new ObservedVm(sim) {
         @Override
         public void pause() {

@@ -44,7 +44,7 @@ final class HarnessExample implements Callable<Integer> {
   public Integer call() throws Exception {
     SimVm vm = SimHost.named("harness-a").createVm(SimVmSpec.builder("app-1").memory(DataSize.parse(memory))
         .vcpus(2).workload(Workload.hotSet(5_000)).seed(3).build());
-    SampleVms.fill(vm, 3);
+    vm.fillRandom(3);
     try (Host a = Ferry.connect("sim://harness-a"); Host b = Ferry.connect("sim://harness-b")) {
       MigrationReceiver receiver = b.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
       MigrationOptions options = MigrationOptions.builder().verify(true).deadline(Duration.ofSeconds(60)).build();

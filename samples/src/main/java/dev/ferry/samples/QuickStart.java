@@ -110,7 +110,7 @@ final class QuickStart implements Callable<Integer> {
         .workload(workload()).seed(42).build();
     SimVm sim = SimHost.named(SOURCE).createVm(spec);
     if (!zeroMemory) {
-      SampleVms.fill(sim, 42);
+      sim.fillRandom(42);
     }
     long dirty = SampleVms.dirtyPagesPerSecond(sim, Duration.ofSeconds(1));
     System.out.printf(Locale.ROOT, "source: VM %s, %s, %s, dirtying %,d pages/s (%.1f MB/s)%n", sim.name(),

@@ -1,34 +1,13 @@
 package dev.ferry.samples;
 
 import dev.ferry.spi.DirtyLog;
-import dev.ferry.spi.GuestMemory;
 import dev.ferry.sim.SimVm;
-import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /** What the samples do to a simulated VM before migrating it. */
 final class SampleVms {
   private SampleVms() {}
-
-  /**
-   * Fills every page with pseudo-random words, as a guest that has been running for a while would
-   * have: without it, a fresh simulated VM is all zero pages, which cost nothing to move.
-   */
-  static void fill(SimVm vm, long seed) {
-    GuestMemory mem = vm.memory().orElseThrow();
-    ByteBuffer page = ByteBuffer.allocateDirect(mem.pageSize());
-    SplittableRandom rnd = new SplittableRandom(seed);
-    for (long p = 0; p < mem.pageCount(); p++) {
-      page.clear();
-      while (page.hasRemaining()) {
-        page.putLong(rnd.nextLong());
-      }
-      page.flip();
-      mem.writePage(p, page);
-    }
-  }
 
   /**
    * Measures the distinct pages the guest dirties per second over {@code window}, with the VM's own

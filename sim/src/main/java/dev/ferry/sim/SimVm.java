@@ -86,6 +86,25 @@ public final class SimVm implements VmDriver {
     this.postCopy = pc;
   }
 
+  /**
+   * Fills every page with pseudo-random words from {@code seed}, as a guest that has run for a while
+   * leaves its memory: no zero page and nothing compression could shrink. A fresh simulated VM is
+   * all zero pages, which cost nothing to migrate; tests, samples and benchmarks that want memory to
+   * cost its size use this. The vCPUs keep running meanwhile.
+   */
+  public void fillRandom(long seed) {
+    java.nio.ByteBuffer page = java.nio.ByteBuffer.allocateDirect(description.pageSize());
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+    for (long p = 0; p < description.pageCount(); p++) {
+      page.clear();
+      while (page.hasRemaining()) {
+        page.putLong(rnd.nextLong());
+      }
+      page.flip();
+      memory.writePage(p, page);
+    }
+  }
+
   /** The post-copy state of a VM activated with pages missing, if any. */
   public java.util.Optional<dev.ferry.spi.PostCopyIncoming> postCopyState() {
     return java.util.Optional.ofNullable(postCopy);
