@@ -47,6 +47,11 @@ final class Planner {
     long dirtySecond;
     long both = 0;
     long seconds0;
+    if (log.isActive()) {
+      // Starting it again would clear the marks of whoever uses it: a migration would lose writes.
+      throw new MigrationRefusedException("VM '" + desc.name() + "' has its dirty log in use (a migration "
+          + "or another measurement runs): plan before migrating, not during");
+    }
     log.start();
     try {
       sleep(half);

@@ -97,6 +97,31 @@ class FerryApiTest {
   }
 
   @Test
+  void migrate_vmAlreadyBeingMigrated_isRefusedAndTheFirstMigrationIsUntouched() throws Exception {
+    SimHost.named("api-twice").createVm(SimVmSpec.builder("web-1").memory(DataSize.mib(32)).vcpus(2)
+        .workload(Workload.uniform(2000)).build()).fillRandom(1);
+    try (Host a = Ferry.connect("sim://api-twice"); Host b = Ferry.connect("sim://api-twice-b")) {
+      Vm vm = a.vm("web-1");
+      MigrationSession first = a.migrate(vm, b.target(), MigrationOptions.builder()
+          .bandwidthLimit(Bandwidth.mbps(40)).verify(true).build());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (first.phase() != Phase.PRE_COPY && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      assertThat(first.phase()).isEqualTo(Phase.PRE_COPY);
+      assertThatThrownBy(() -> a.migrate(vm, b.target(), MigrationOptions.defaults()))
+          .isInstanceOf(MigrationRefusedException.class)
+          .hasMessageContaining("dirty log in use");
+      assertThatThrownBy(() -> Ferry.plan(vm, Bandwidth.mbps(100), MigrationOptions.defaults(), Duration.ofMillis(100)))
+          .isInstanceOf(MigrationRefusedException.class)
+          .hasMessageContaining("dirty log in use");
+      MigrationResult r = first.completion().get(30, TimeUnit.SECONDS);
+      assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(MigrationResult.Outcome.COMPLETED);
+      assertThat(r.verified()).as("no write was lost to the refused attempts").isTrue();
+    }
+  }
+
+  @Test
   void migrate_vmFromAnotherHost_isRefused() {
     SimHost.named("api-x").createVm(SimVmSpec.builder("web-1").memory(DataSize.mib(8)).build());
     try (Host a = Ferry.connect("sim://api-x"); Host b = Ferry.connect("sim://api-y")) {

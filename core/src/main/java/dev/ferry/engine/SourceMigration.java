@@ -180,6 +180,12 @@ public final class SourceMigration implements Runnable {
       throw new MigrationRefusedException("VM '" + name + "' is " + vm.state()
           + "; only a running VM can be migrated");
     }
+    if (vm.dirtyLog().map(DirtyLog::isActive).orElse(false)) {
+      // Another migration of this VM, or a dirty-rate measurement, owns the log: starting it again
+      // would clear its marks and lose writes.
+      throw new MigrationRefusedException("VM '" + name + "' has its dirty log in use: it is being migrated "
+          + "or measured already");
+    }
     SourceMigration m = new SourceMigration(sourceHost, vm, mem.get(), target, options);
     Thread t = new Thread(m, "ferry-migrate-" + name);
     t.start();
