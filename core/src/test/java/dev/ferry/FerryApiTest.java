@@ -104,6 +104,10 @@ class FerryApiTest {
       Vm vm = a.vm("web-1");
       MigrationSession first = a.migrate(vm, b.target(), MigrationOptions.builder()
           .bandwidthLimit(Bandwidth.mbps(40)).verify(true).build());
+      assertThatThrownBy(() -> a.migrate(vm, b.target(), MigrationOptions.defaults()))
+          .as("even before the first has started its dirty log")
+          .isInstanceOf(MigrationRefusedException.class)
+          .hasMessageContaining("being migrated already");
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (first.phase() != Phase.PRE_COPY && System.nanoTime() < deadline) {
         Thread.sleep(5);
@@ -111,7 +115,7 @@ class FerryApiTest {
       assertThat(first.phase()).isEqualTo(Phase.PRE_COPY);
       assertThatThrownBy(() -> a.migrate(vm, b.target(), MigrationOptions.defaults()))
           .isInstanceOf(MigrationRefusedException.class)
-          .hasMessageContaining("dirty log in use");
+          .hasMessageContaining("being migrated already");
       assertThatThrownBy(() -> Ferry.plan(vm, Bandwidth.mbps(100), MigrationOptions.defaults(), Duration.ofMillis(100)))
           .isInstanceOf(MigrationRefusedException.class)
           .hasMessageContaining("dirty log in use");

@@ -86,6 +86,9 @@ public final class SourceMigration implements Runnable {
   private static final long MIN_ROUND_NANOS = 5_000_000;
   private static final Duration CANCEL_GRACE = Duration.ofSeconds(2);
   private static final int RTT_PINGS = 3;
+  /** VMs with a migration under way in this process: one at a time per VM. */
+  private static final java.util.Set<dev.ferry.spi.VmId> MIGRATING =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private final HostInfo sourceHost;
   private final VmDriver vm;
@@ -180,15 +183,24 @@ public final class SourceMigration implements Runnable {
       throw new MigrationRefusedException("VM '" + name + "' is " + vm.state()
           + "; only a running VM can be migrated");
     }
-    if (vm.dirtyLog().map(DirtyLog::isActive).orElse(false)) {
-      // Another migration of this VM, or a dirty-rate measurement, owns the log: starting it again
-      // would clear its marks and lose writes.
-      throw new MigrationRefusedException("VM '" + name + "' has its dirty log in use: it is being migrated "
-          + "or measured already");
+    if (!MIGRATING.add(vm.description().id())) {
+      throw new MigrationRefusedException("VM '" + name + "' is being migrated already");
     }
-    SourceMigration m = new SourceMigration(sourceHost, vm, mem.get(), target, options);
-    Thread t = new Thread(m, "ferry-migrate-" + name);
-    t.start();
+    SourceMigration m;
+    try {
+      if (vm.dirtyLog().map(DirtyLog::isActive).orElse(false)) {
+        // A dirty-rate measurement, or a migration from another process, owns the log: starting
+        // it again would clear its marks and lose writes.
+        throw new MigrationRefusedException("VM '" + name + "' has its dirty log in use: it is being "
+            + "migrated or measured already");
+      }
+      m = new SourceMigration(sourceHost, vm, mem.get(), target, options);
+      Thread t = new Thread(m, "ferry-migrate-" + name);
+      t.start();
+    } catch (RuntimeException | Error e) {
+      MIGRATING.remove(vm.description().id());
+      throw e;
+    }
     return m.session;
   }
 
@@ -207,6 +219,7 @@ public final class SourceMigration implements Runnable {
     } finally {
       finished = true;
       closeLinks();
+      MIGRATING.remove(desc.id());
     }
     log.info("migration of {} ended: {} in {} ms, downtime {} ms, {} rounds, {} bytes on the wire",
         desc.name(), result.outcome(), result.totalTime().toMillis(), result.downtime().toMillis(),
