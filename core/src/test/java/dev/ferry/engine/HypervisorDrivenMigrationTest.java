@@ -75,6 +75,16 @@ class HypervisorDrivenMigrationTest {
     volatile Result result;
     final List<String> calls = new CopyOnWriteArrayList<>();
     boolean holdAtEnd;
+    /** Closed by {@link #holdUntilGo()}: no sample is handed out before {@link #go()}. */
+    volatile java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(0);
+
+    void holdUntilGo() {
+      gate = new java.util.concurrent.CountDownLatch(1);
+    }
+
+    void go() {
+      gate.countDown();
+    }
 
     ScriptedJob(List<Stats> script, Result end) {
       this.script = new ArrayList<>(script);
@@ -83,6 +93,11 @@ class HypervisorDrivenMigrationTest {
 
     @Override
     public synchronized Stats stats() {
+      try {
+        gate.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       if (next < script.size()) {
         return script.get(next++);
       }
@@ -143,9 +158,11 @@ class HypervisorDrivenMigrationTest {
 
   static final class FakeVm implements VmDriver {
     final HypervisorMigration facet;
+    final HypervisorMigration.Job job;
     HypervisorMigration.Request request;
 
     FakeVm(HypervisorMigration.Job job) {
+      this.job = job;
       this.facet = r -> {
         request = r;
         return job;
@@ -153,6 +170,7 @@ class HypervisorDrivenMigrationTest {
     }
 
     FakeVm(DriverException refusal) {
+      this.job = null;
       this.facet = r -> {
         throw refusal;
       };
@@ -192,9 +210,17 @@ class HypervisorDrivenMigrationTest {
     return HypervisorDrivenMigration.start(HOST, vm, TARGET, o, Duration.ofMillis(1));
   }
 
+  /** Starts, listens, and only then lets the job hand out samples, so that no event is missed. */
   private static MigrationResult run(FakeVm vm, MigrationOptions o, List<MigrationEvent> events) throws Exception {
+    ScriptedJob scripted = vm.job instanceof ScriptedJob sj ? sj : null;
+    if (scripted != null) {
+      scripted.holdUntilGo();
+    }
     MigrationSession s = start(vm, o);
     s.addListener(events::add);
+    if (scripted != null) {
+      scripted.go();
+    }
     return s.completion().get(20, TimeUnit.SECONDS);
   }
 
