@@ -38,6 +38,7 @@ public final class MigrationOptions {
   private final Duration switchoverTimeout;
   private final boolean allowPostCopy;
   private final Duration postCopyRecoveryTimeout;
+  private final java.util.List<MigrationListener> listeners;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -52,6 +53,7 @@ public final class MigrationOptions {
     this.switchoverTimeout = b.switchoverTimeout;
     this.allowPostCopy = b.allowPostCopy;
     this.postCopyRecoveryTimeout = b.postCopyRecoveryTimeout;
+    this.listeners = java.util.List.copyOf(b.listeners);
   }
 
   /** The defaults listed above. */
@@ -78,6 +80,7 @@ public final class MigrationOptions {
     b.switchoverTimeout = switchoverTimeout;
     b.allowPostCopy = allowPostCopy;
     b.postCopyRecoveryTimeout = postCopyRecoveryTimeout;
+    b.listeners.addAll(listeners);
     return b;
   }
 
@@ -146,6 +149,14 @@ public final class MigrationOptions {
     return postCopyRecoveryTimeout;
   }
 
+  /**
+   * Listeners registered before the migration starts, so they receive every event from the first
+   * on; {@link MigrationSession#addListener} may miss the first events of a fast migration.
+   */
+  public java.util.List<MigrationListener> listeners() {
+    return listeners;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
@@ -168,6 +179,13 @@ public final class MigrationOptions {
     private Duration switchoverTimeout = Duration.ofSeconds(30);
     private boolean allowPostCopy;
     private Duration postCopyRecoveryTimeout = Duration.ofSeconds(60);
+    private final java.util.List<MigrationListener> listeners = new java.util.ArrayList<>();
+
+    /** Adds a listener that receives every event of the migration, the first included. */
+    public Builder listener(MigrationListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
 
     private Builder() {}
 

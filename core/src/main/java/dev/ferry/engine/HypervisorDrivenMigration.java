@@ -118,6 +118,7 @@ public final class HypervisorDrivenMigration implements Runnable {
     this.lastPolicyNanos = now;
     this.lastProgressNanos = now;
     this.session = new Session(desc.id(), now, progress(Phase.SETUP, roundStart, 0));
+    options.listeners().forEach(session::addListener);
   }
 
   /** The options of the hypervisor's job that these migration options call for. */

@@ -159,6 +159,7 @@ public final class SourceMigration implements Runnable {
     this.limiter = new RateLimiter(options.bandwidthLimit());
     this.downtimeLimit = options.maxDowntime();
     this.session = new Session(desc.id(), startNanos, progress(0, 0, 0, Duration.ZERO, Phase.SETUP));
+    options.listeners().forEach(session::addListener);
   }
 
   /**

@@ -80,10 +80,8 @@ class EngineEndToEndTest {
 
   private MigrationResult run(ObservedVm vm, MigrationTarget target, MigrationOptions options,
       List<MigrationEvent> events) throws Exception {
-    MigrationSession s = SourceMigration.start(source.info(), vm, target, options);
-    if (events != null) {
-      s.addListener(events::add);
-    }
+    MigrationOptions o = events == null ? options : options.toBuilder().listener(events::add).build();
+    MigrationSession s = SourceMigration.start(source.info(), vm, target, o);
     return s.completion().get(50, TimeUnit.SECONDS);
   }
 
@@ -132,7 +130,11 @@ class EngineEndToEndTest {
         .maxDowntime(Duration.ofMillis(300)).verify(true).build(), events);
     assertCompleted(r, vm, Duration.ofMillis(300));
     assertThat(r.verified()).isTrue();
-    assertThat(events.get(0)).isEqualTo(events.get(0)).isInstanceOf(MigrationEvent.PhaseChanged.class);
+    // Registered through the options, the listener sees every event from the first on.
+    assertThat(events.get(0)).isInstanceOfSatisfying(MigrationEvent.PhaseChanged.class, p -> {
+      assertThat(p.from()).isEqualTo(Phase.SETUP);
+      assertThat(p.to()).isEqualTo(Phase.PRE_COPY);
+    });
     assertThat(events.get(events.size() - 1)).isInstanceOf(MigrationEvent.Finished.class);
     assertThat(events.stream().filter(e -> e instanceof MigrationEvent.RoundCompleted).count())
         .isEqualTo(r.rounds().size());

@@ -135,8 +135,8 @@ class PostCopyEndToEndTest {
   void postCopy_dirtyRateFarAboveBandwidth_completesWithDemandFaultsAndNothingLost() throws Exception {
     Source src = new Source("busy", DataSize.mib(16), Workload.uniform(40_000));
     List<MigrationEvent> events = new CopyOnWriteArrayList<>();
-    MigrationSession s = SourceMigration.start(source.info(), src.vm, receiver.target(), postCopyOptions().build());
-    s.addListener(events::add);
+    MigrationSession s = SourceMigration.start(source.info(), src.vm, receiver.target(),
+        postCopyOptions().listener(events::add).build());
     MigrationResult r = s.completion().get(60, TimeUnit.SECONDS);
 
     assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);

@@ -62,6 +62,7 @@ final class LibvirtMigrate implements Callable<Integer> {
         .streams(streams)
         .compression("none".equalsIgnoreCase(compression) ? Compression.NONE : Compression.LZ4)
         .allowPostCopy(postCopy)
+        .listener(QuickStart::print)
         .build();
     try (Host a = Ferry.connect(source); Host b = Ferry.connect(destination)) {
       Vm vm = a.vm(domain);
@@ -69,7 +70,6 @@ final class LibvirtMigrate implements Callable<Integer> {
           a.info().hostname(), source, vm.memory(), vm.description().vcpus(), vm.state());
       System.out.printf("migrating %s to %s with %s%n", vm.name(), destination, options);
       MigrationSession s = a.migrate(vm, b.target(), options);
-      s.addListener(QuickStart::print);
       long waitSeconds = options.deadline().isZero() ? 24 * 3600 : options.deadline().toSeconds() + 180;
       MigrationResult r = s.completion().get(waitSeconds, TimeUnit.SECONDS);
       if (r.completed()) {

@@ -128,6 +128,7 @@ final class QuickStart implements Callable<Integer> {
           .verify(verify)
           .quick(quick)
           .allowPostCopy(postCopy)
+          .listener(QuickStart::print)
           .build();
       // The plan: a 1 s measurement of the guest, then the policy run against the pre-copy model.
       // Without a bandwidth limit, the link is loopback: assume 1 GB/s for the estimate.
@@ -136,7 +137,6 @@ final class QuickStart implements Callable<Integer> {
       System.out.println(plan);
       System.out.printf("migrating %s to %s with %s%n", vm.name(), target.address(), options);
       MigrationSession session = a.migrate(vm, target, options);
-      session.addListener(QuickStart::print);
       MigrationResult r = session.completion().join();
       if (b != null && r.completed()) {
         SimVm moved = SimHost.named(DEST).vm("web-1").orElseThrow();
