@@ -18,11 +18,8 @@ import dev.ferry.sim.Workload;
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.VmState;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,27 +31,25 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class ConvergenceEndToEndTest {
-  private static final AtomicInteger SEQ = new AtomicInteger();
   private static final Bandwidth LINK = Bandwidth.mbps(20);
   private static final Duration LIMIT = Duration.ofMillis(300);
 
+  private SimPair pair;
   private SimHost source;
   private SimHost dest;
   private MigrationReceiver receiver;
 
   @BeforeEach
   void hosts() {
-    int n = SEQ.incrementAndGet();
-    source = SimHost.named("conv-src-" + n);
-    dest = SimHost.named("conv-dst-" + n);
-    receiver = Receiver.start(dest.driver(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+    pair = new SimPair("conv");
+    source = pair.source;
+    dest = pair.dest;
+    receiver = pair.receiver;
   }
 
   @AfterEach
   void cleanUp() {
-    receiver.close();
-    source.destroy();
-    dest.destroy();
+    pair.close();
   }
 
   /**
@@ -83,13 +78,7 @@ class ConvergenceEndToEndTest {
     Thread.sleep(150);
     assertThat(vm.writesDone()).as("the source guest runs again").isGreaterThan(before);
     assertThat(vm.throttle().orElseThrow().percent()).as("throttle restored on the source").isZero();
-    assertThat(dest.vms()).isEmpty();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!dest.incomingVms().isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    assertThat(dest.incomingVms()).as("destination discarded its copy").isEmpty();
-    assertThat(dest.committedMemory()).isEqualTo(DataSize.ZERO);
+    pair.assertDestinationEmpty();
   }
 
   @Test

@@ -47,6 +47,7 @@ import org.junit.jupiter.api.Timeout;
 class EngineEndToEndTest {
   private static final AtomicInteger SEQ = new AtomicInteger();
 
+  private SimPair pair;
   private SimHost source;
   private SimHost dest;
   private ObservedHost observedDest;
@@ -54,18 +55,15 @@ class EngineEndToEndTest {
 
   @BeforeEach
   void hosts() {
-    int n = SEQ.incrementAndGet();
-    source = SimHost.named("e2e-src-" + n);
-    dest = SimHost.named("e2e-dst-" + n);
-    observedDest = new ObservedHost(dest.driver());
-    receiver = Receiver.start(observedDest, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+    pair = new SimPair("e2e", h -> observedDest = new ObservedHost(h.driver()));
+    source = pair.source;
+    dest = pair.dest;
+    receiver = pair.receiver;
   }
 
   @AfterEach
   void cleanUp() {
-    receiver.close();
-    source.destroy();
-    dest.destroy();
+    pair.close();
   }
 
   private SimVm vm(String name, DataSize memory, Workload workload) {
@@ -112,13 +110,7 @@ class EngineEndToEndTest {
       assertThat(vm.writesDone()).as("the source guest runs again").isGreaterThan(before);
     }
     assertThat(vm.log().isActive()).as("dirty log stopped").isFalse();
-    assertThat(dest.vms()).isEmpty();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!dest.incomingVms().isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    assertThat(dest.incomingVms()).as("destination discarded its copy").isEmpty();
-    assertThat(dest.committedMemory()).isEqualTo(DataSize.ZERO);
+    pair.assertDestinationEmpty();
   }
 
   @Test

@@ -24,15 +24,12 @@ import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.VmState;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -51,28 +48,26 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class PostCopyEndToEndTest {
-  private static final AtomicInteger SEQ = new AtomicInteger();
   private static final ConvergencePolicy SWITCH_AFTER_ROUND_1 = p -> p.round() >= 1
       ? Decision.of("test: switch after round 1", new PolicyAction.SwitchToPostCopy())
       : Decision.keepGoing();
 
+  private SimPair pair;
   private SimHost source;
   private SimHost dest;
   private MigrationReceiver receiver;
 
   @BeforeEach
   void hosts() {
-    int n = SEQ.incrementAndGet();
-    source = SimHost.named("pc-src-" + n);
-    dest = SimHost.named("pc-dst-" + n);
-    receiver = Receiver.start(dest.driver(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+    pair = new SimPair("pc");
+    source = pair.source;
+    dest = pair.dest;
+    receiver = pair.receiver;
   }
 
   @AfterEach
   void cleanUp() {
-    receiver.close();
-    source.destroy();
-    dest.destroy();
+    pair.close();
   }
 
   /** A source VM whose memory was filled with random bytes, recording its memory when paused. */

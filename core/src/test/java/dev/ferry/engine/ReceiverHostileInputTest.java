@@ -23,8 +23,6 @@ import dev.ferry.wire.Preamble;
 import dev.ferry.wire.WireCompression;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
@@ -45,23 +43,22 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ReceiverHostileInputTest {
   private static final AtomicInteger SEQ = new AtomicInteger();
+  private SimPair pair;
   private SimHost source;
   private SimHost dest;
   private MigrationReceiver receiver;
 
   @BeforeEach
   void start() {
-    int n = SEQ.incrementAndGet();
-    source = SimHost.named("hostile-src-" + n);
-    dest = SimHost.named("hostile-dst-" + n);
-    receiver = Receiver.start(dest.driver(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+    pair = new SimPair("hostile");
+    source = pair.source;
+    dest = pair.dest;
+    receiver = pair.receiver;
   }
 
   @AfterEach
   void stop() {
-    receiver.close();
-    source.destroy();
-    dest.destroy();
+    pair.close();
   }
 
   private SocketChannel open() throws IOException {
@@ -87,13 +84,7 @@ class ReceiverHostileInputTest {
   }
 
   private void awaitNoIncoming() throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while ((!dest.incomingVms().isEmpty() || receiver.activeMigrations() > 0) && System.nanoTime() < deadline) {
-      Thread.sleep(10);
-    }
-    assertThat(dest.incomingVms()).isEmpty();
-    assertThat(receiver.activeMigrations()).isZero();
-    assertThat(dest.committedMemory()).isEqualTo(DataSize.ZERO);
+    pair.assertDestinationEmpty();
   }
 
   @Test
