@@ -80,20 +80,6 @@ public record Progress(
     Objects.requireNonNull(sinceProgress, "sinceProgress");
   }
 
-  /**
-   * A sample without the history and capability fields: the ceiling is the current limit, nothing
-   * sent in the last round, no stalled rounds, {@code sinceProgress} = {@code elapsed}, neither
-   * throttling nor post-copy available. For backends and tests that do not track them yet.
-   */
-  public Progress(Phase phase, long round, Duration elapsed, DataSize total, DataSize transferred,
-      DataSize remaining, long dirtyRatePagesPerSecond, int pageSize, DataSize workingSet, Bandwidth bandwidth,
-      Duration expectedDowntime, Duration downtimeLimit, Bandwidth bandwidthLimit, int throttlePercent,
-      Duration deadline) {
-    this(phase, round, elapsed, total, transferred, remaining, dirtyRatePagesPerSecond, pageSize, workingSet,
-        bandwidth, expectedDowntime, downtimeLimit, bandwidthLimit, throttlePercent, deadline, downtimeLimit,
-        DataSize.ZERO, 0, elapsed, false, false);
-  }
-
   /** Bytes the guest dirties per second. */
   public long dirtyRateBytesPerSecond() {
     return dirtyRatePagesPerSecond * pageSize;

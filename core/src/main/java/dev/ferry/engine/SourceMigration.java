@@ -276,6 +276,8 @@ public final class SourceMigration implements Runnable {
     }
     if (quick) {
       flags.add(Message.Hello.Flag.QUICK);
+    } else if (options.allowPostCopy()) {
+      flags.add(Message.Hello.Flag.POSTCOPY_CAPABLE);
     }
     WireCompression compression = wireCompression();
     try {
