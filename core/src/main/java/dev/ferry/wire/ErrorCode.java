@@ -19,7 +19,12 @@ public enum ErrorCode {
   /** The destination's memory digest differs from the source's. */
   VERIFY_MISMATCH(8),
   /** The destination refuses this VM (policy, resources, a VM of that id exists). */
-  REFUSED(9);
+  REFUSED(9),
+  /**
+   * Answer to COMMIT: the destination could not run the guest, has discarded its copy and will never
+   * run it, so the source may resume. (1.1)
+   */
+  ACTIVATION_FAILED(10);
 
   private final int code;
 

@@ -41,7 +41,11 @@ public enum FrameType {
   /** Source to destination, first frame of a new control stream: resume a broken post-copy. */
   RECOVER(19),
   /** Destination to source: the pages still missing, in answer to RECOVER. */
-  MISSING(20);
+  MISSING(20),
+  /** Source to destination, first frame of a new connection: what became of this session? (1.1) */
+  QUERY(21),
+  /** Destination to source: the answer to QUERY. (1.1) */
+  STATUS(22);
 
   private static final FrameType[] BY_CODE = new FrameType[256];
 

@@ -37,9 +37,18 @@ public sealed interface Message {
    * @param vm the VM to migrate; its page size is the session's page size
    * @param flags what the source asks for or offers
    * @param compression how the source may encode pages
+   * @param residentBytes guest memory that may hold non-zero data, at most the VM's size: what the
+   *     destination must be able to hold (zero pages cost it nothing); on the wire since 1.1, as
+   *     HELLO flag bit 3 and a u64 after the compression byte
    */
   record Hello(UUID sessionId, int streamCount, String authToken, VmDescription vm, Set<Flag> flags,
-      WireCompression compression) implements Message {
+      WireCompression compression, long residentBytes) implements Message {
+
+    /** A HELLO that claims the whole of guest memory may hold data. */
+    public Hello(UUID sessionId, int streamCount, String authToken, VmDescription vm, Set<Flag> flags,
+        WireCompression compression) {
+      this(sessionId, streamCount, authToken, vm, flags, compression, vm.memory().bytes());
+    }
 
     /** HELLO flag bits. */
     public enum Flag {
@@ -76,6 +85,9 @@ public sealed interface Message {
       if (vm.pageSize() > WireFormat.MAX_PAGE_SIZE) {
         throw new IllegalArgumentException(
             "page size " + vm.pageSize() + " exceeds the protocol's maximum " + WireFormat.MAX_PAGE_SIZE);
+      }
+      if (residentBytes < 0 || residentBytes > vm.memory().bytes()) {
+        throw new IllegalArgumentException("resident bytes must be 0.." + vm.memory().bytes() + ": " + residentBytes);
       }
     }
 
@@ -424,6 +436,78 @@ public sealed interface Message {
     @Override
     public String toString() {
       return "Missing[" + java.util.Arrays.stream(bitmap).map(Long::bitCount).sum() + " pages]";
+    }
+  }
+
+  /**
+   * QUERY (1.1): the source asks, on a new connection, what became of a session whose commit it
+   * could not confirm.
+   */
+  record Query(UUID sessionId, String authToken) implements Message {
+    public Query {
+      Objects.requireNonNull(sessionId, "sessionId");
+      Objects.requireNonNull(authToken, "authToken");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.QUERY;
+    }
+
+    @Override
+    public String toString() {
+      return "Query[sessionId=" + sessionId + ", authToken=" + (authToken.isEmpty() ? "(none)" : "***") + "]";
+    }
+  }
+
+  /**
+   * STATUS (1.1): what the destination knows of a session, in answer to QUERY.
+   *
+   * @param detail why, in words (the reason a copy was discarded, say); may be empty
+   */
+  record Status(UUID sessionId, State state, String detail) implements Message {
+    /** What became of a session on the destination. Codes are fixed by the protocol. */
+    public enum State {
+      /** The destination has no record of the session (never heard of it, or forgot it). */
+      UNKNOWN(0),
+      /** The session is still open on the destination: ask again. */
+      PENDING(1),
+      /** The destination runs the guest: the source must stay stopped. */
+      RUNNING(2),
+      /** The destination discarded its copy and will never run it: the source may resume. */
+      DISCARDED(3);
+
+      private final int code;
+
+      State(int code) {
+        this.code = code;
+      }
+
+      /** The u8 code on the wire. */
+      public int code() {
+        return code;
+      }
+
+      /** The state with this code, or {@code null} when it is unknown. */
+      public static State ofCode(int code) {
+        for (State s : values()) {
+          if (s.code == code) {
+            return s;
+          }
+        }
+        return null;
+      }
+    }
+
+    public Status {
+      Objects.requireNonNull(sessionId, "sessionId");
+      Objects.requireNonNull(state, "state");
+      detail = truncate(Objects.requireNonNull(detail, "detail"));
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.STATUS;
     }
   }
 

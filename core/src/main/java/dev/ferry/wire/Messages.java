@@ -27,9 +27,11 @@ public final class Messages {
   private Messages() {}
 
   private static final int KNOWN_HELLO_FLAGS;
+  /** HELLO flag bit 3 (1.1): a u64 of resident bytes follows the compression byte. */
+  static final int HELLO_RESIDENT_BYTES = 8;
 
   static {
-    int bits = 0;
+    int bits = HELLO_RESIDENT_BYTES;
     for (Message.Hello.Flag f : Message.Hello.Flag.values()) {
       bits |= f.bit();
     }
@@ -56,11 +58,11 @@ public final class Messages {
       for (String f : features) {
         w.string(f);
       }
-      int flags = 0;
+      int flags = HELLO_RESIDENT_BYTES;
       for (Message.Hello.Flag f : h.flags()) {
         flags |= f.bit();
       }
-      w.u32(flags).u8(h.compression().code());
+      w.u32(flags).u8(h.compression().code()).u64(h.residentBytes());
     } else if (m instanceof Message.Accept) {
       Message.Accept a = (Message.Accept) m;
       w.string(a.destinationHostId()).string(a.hostname()).u8(a.postCopyCapable() ? 1 : 0);
@@ -113,6 +115,10 @@ public final class Messages {
       w.uuid(r.sessionId()).string(r.authToken());
     } else if (m instanceof Message.Missing) {
       bitmap(w, ((Message.Missing) m).bitmap());
+    } else if (m instanceof Message.Query q) {
+      w.uuid(q.sessionId()).string(q.authToken());
+    } else if (m instanceof Message.Status st) {
+      w.uuid(st.sessionId()).u8(st.state().code()).string(st.detail());
     } else {
       throw new AssertionError("unhandled message " + m.getClass());
     }
@@ -285,6 +291,17 @@ public final class Messages {
         return new Message.Recover(r.uuid("sessionId"), r.string("authToken"));
       case MISSING:
         return new Message.Missing(readBitmap(r));
+      case QUERY:
+        return new Message.Query(r.uuid("sessionId"), r.string("authToken"));
+      case STATUS: {
+        var id = r.uuid("sessionId");
+        int code = r.u8("state");
+        Message.Status.State state = Message.Status.State.ofCode(code);
+        if (state == null) {
+          throw new ProtocolException("STATUS carries unknown state " + code);
+        }
+        return new Message.Status(id, state, r.string("detail"));
+      }
       default:
         throw new AssertionError("unhandled frame type " + type);
     }
@@ -325,9 +342,13 @@ public final class Messages {
     if (compression == null) {
       throw new ProtocolException(ErrorCode.INCOMPATIBLE, "HELLO has unknown compression " + compressionCode);
     }
+    long resident = (flagBits & HELLO_RESIDENT_BYTES) != 0 ? r.u64("residentBytes") : memory;
+    if (resident > memory) {
+      throw new ProtocolException("HELLO claims " + resident + " resident bytes of a " + memory + "-byte VM");
+    }
     VmDescription vm = new VmDescription(new VmId(id), name, DataSize.bytes(memory), pageSize, vcpus,
         new CpuInfo(model, Set.copyOf(features)));
-    return new Message.Hello(sessionId, streamCount, token, vm, flags, compression);
+    return new Message.Hello(sessionId, streamCount, token, vm, flags, compression, resident);
   }
 
   private static Optional<Digest> readDigest(PayloadReader r) throws ProtocolException {

@@ -17,7 +17,7 @@ public final class WireFormat {
   public static final int MAJOR_VERSION = 1;
 
   /** The minor version this side speaks. */
-  public static final int MINOR_VERSION = 0;
+  public static final int MINOR_VERSION = 1;
 
   /** Preamble: magic, u16 major, u16 minor, u32 reserved. */
   public static final int PREAMBLE_LENGTH = 16;

@@ -52,9 +52,11 @@ class MessagesTest {
     assertThat(b.getLong(8)).isEqualTo(2L);
     assertThat(b.getShort(16)).isEqualTo((short) 2); // stream count
     assertThat(b.getShort(18)).isEqualTo((short) 6); // token length
-    // the last five bytes: u32 flags (VERIFY | QUICK) and u8 compression (LZ4)
-    assertThat(b.getInt(b.limit() - 5)).isEqualTo(0b101);
-    assertThat(b.get(b.limit() - 1)).isEqualTo((byte) 1);
+    // the last thirteen bytes: u32 flags (VERIFY | QUICK | bit 3, resident bytes follow), u8 compression
+    // (LZ4), u64 resident bytes (the whole VM: the default)
+    assertThat(b.getInt(b.limit() - 13)).isEqualTo(0b1101);
+    assertThat(b.get(b.limit() - 9)).isEqualTo((byte) 1);
+    assertThat(b.getLong(b.limit() - 8)).isEqualTo(WireTestSupport.hello().vm().memory().bytes());
   }
 
   @Provide
@@ -129,9 +131,34 @@ class MessagesTest {
   }
 
   @Test
+  void decode_helloOfVersion10WithoutResidentBytes_claimsTheWholeVm() throws Exception {
+    ByteBuffer p = Messages.encode(WireTestSupport.hello());
+    ByteBuffer old = ByteBuffer.allocate(p.remaining() - 8).put(p.duplicate().limit(p.limit() - 8)).flip();
+    old.putInt(old.limit() - 5, 0b101);
+    Message.Hello h = (Message.Hello) Messages.decode(FrameType.HELLO, old);
+    assertThat(h.residentBytes()).isEqualTo(h.vm().memory().bytes());
+  }
+
+  @Test
+  void decode_helloClaimingMoreResidentBytesThanTheVm_fails() {
+    ByteBuffer p = Messages.encode(WireTestSupport.hello());
+    p.putLong(p.limit() - 8, WireTestSupport.hello().vm().memory().bytes() + 1);
+    assertThatThrownBy(() -> Messages.decode(FrameType.HELLO, p))
+        .isInstanceOf(ProtocolException.class).hasMessageContaining("resident bytes");
+  }
+
+  @Test
+  void decode_statusWithUnknownState_fails() {
+    ByteBuffer p = Messages.encode(new Message.Status(java.util.UUID.randomUUID(), Message.Status.State.PENDING, ""));
+    p.put(16, (byte) 9);
+    assertThatThrownBy(() -> Messages.decode(FrameType.STATUS, p))
+        .isInstanceOf(ProtocolException.class).hasMessageContaining("unknown state 9");
+  }
+
+  @Test
   void decode_helloWithUnknownFlag_failsIncompatible() {
     ByteBuffer p = Messages.encode(WireTestSupport.hello());
-    p.putInt(p.limit() - 5, 1 << 9);
+    p.putInt(p.limit() - 13, (1 << 9) | 0b1000);
     assertThatThrownBy(() -> Messages.decode(FrameType.HELLO, p))
         .isInstanceOf(ProtocolException.class).hasMessageContaining("unknown flags 0x200")
         .extracting(e -> ((WireException) e).errorCode()).isEqualTo(ErrorCode.INCOMPATIBLE);

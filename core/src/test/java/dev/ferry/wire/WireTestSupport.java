@@ -100,6 +100,11 @@ final class WireTestSupport {
       new Message.PostCopyComplete(12, 3_000_000, 100_000, 900_000, 1_200_000),
       new Message.Recover(UUID.randomUUID(), "tok"),
       new Message.Missing(new long[] {Long.MIN_VALUE, 1L}),
+      new Message.Query(UUID.randomUUID(), "tok"),
+      new Message.Status(UUID.randomUUID(), Message.Status.State.DISCARDED, "activation failed"),
+      new Message.Status(UUID.randomUUID(), Message.Status.State.RUNNING, ""),
+      new Message.Hello(UUID.randomUUID(), 1, "", vm(), EnumSet.noneOf(Message.Hello.Flag.class),
+          WireCompression.NONE, 0),
     };
   }
 
@@ -162,6 +167,8 @@ final class WireTestSupport {
             .as(Message.PostCopySwitch::new),
         Combinators.combine(u63, u63, u63, u63, u63).as(Message.PostCopyComplete::new),
         Combinators.combine(uuids(), strings()).as(Message.Recover::new),
+        Combinators.combine(uuids(), strings()).as(Message.Query::new),
+        Combinators.combine(uuids(), Arbitraries.of(Message.Status.State.class), strings()).as(Message.Status::new),
         Arbitraries.longs().array(long[].class).ofMaxSize(40).map(Message.Missing::new));
   }
 }

@@ -40,6 +40,15 @@ public interface GuestMemory {
   void writePage(long page, ByteBuffer src);
 
   /**
+   * Bytes of this memory that may hold non-zero data: what a migration's first pass can send at most
+   * besides zero pages, and so what a destination must be able to hold. Backends whose memory is
+   * sparse (allocated on first write) report what is allocated; the default is the whole size.
+   */
+  default long residentBytes() {
+    return pageCount() * pageSize();
+  }
+
+  /**
    * Fills page {@code page} with zeros. Backends whose memory can be sparse should release the page
    * instead of writing zeros.
    */

@@ -34,6 +34,19 @@ public interface HostDriver extends AutoCloseable {
         "this backend does not receive engine-driven migrations: " + getClass().getName());
   }
 
+  /**
+   * Creates an incoming VM as {@link #prepareIncoming(VmDescription)} does, knowing how much of its
+   * memory will really arrive: a host that can refuse a VM it cannot hold should do so here, before
+   * any page moves, with a message naming what it needs and what it has. The default ignores the
+   * size and calls {@link #prepareIncoming(VmDescription)}.
+   *
+   * @throws DriverException if the host cannot hold it
+   * @throws UnsupportedOperationException if this backend cannot receive engine-driven migrations
+   */
+  default IncomingVm prepareIncoming(IncomingRequest request) {
+    return prepareIncoming(request.description());
+  }
+
   /** Releases the connection. VMs keep running; only this driver's handle is closed. */
   @Override
   void close();
