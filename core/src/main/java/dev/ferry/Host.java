@@ -130,8 +130,18 @@ public final class Host implements AutoCloseable {
    * @throws HostException if the address cannot be bound
    */
   public synchronized MigrationReceiver listen(InetSocketAddress address, String token) {
+    return listen(address, ReceiverOptions.builder().token(token).build());
+  }
+
+  /**
+   * Starts a receiver for incoming migrations on {@code address} (port 0 picks a free port), with
+   * these options (token, peer timeout, bounds on sessions, streams and connections).
+   *
+   * @throws HostException if the address cannot be bound
+   */
+  public synchronized MigrationReceiver listen(InetSocketAddress address, ReceiverOptions options) {
     ensureOpen();
-    MigrationReceiver r = Receiver.start(driver, address, token);
+    MigrationReceiver r = Receiver.start(driver, address, options);
     receivers.add(r);
     return r;
   }

@@ -20,7 +20,11 @@ import java.util.Objects;
  *       lengthens the downtime);
  *   <li>live (pre-copy) rather than quick (pause first);
  *   <li>10 s to connect, 30 s for the destination to confirm a switchover;
- *   <li>no post-copy; if allowed, 60 s to recover a link broken during post-copy.
+ *   <li>a peer timeout of 10 s: a destination that sends nothing (it sends a keepalive at least every
+ *       quarter of that) or takes nothing for that long is lost, whatever the phase;
+ *   <li>60 s to find out, by asking the destination, what became of a commit it did not confirm;
+ *   <li>no post-copy; if allowed, 60 s to recover a link broken during post-copy;
+ *   <li>the system {@link Ticker} and platform threads.
  * </ul>
  */
 public final class MigrationOptions {
@@ -39,6 +43,10 @@ public final class MigrationOptions {
   private final boolean allowPostCopy;
   private final Duration postCopyRecoveryTimeout;
   private final java.util.List<MigrationListener> listeners;
+  private final Duration peerTimeout;
+  private final Duration inDoubtTimeout;
+  private final Ticker ticker;
+  private final java.util.concurrent.ThreadFactory threadFactory;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -54,6 +62,10 @@ public final class MigrationOptions {
     this.allowPostCopy = b.allowPostCopy;
     this.postCopyRecoveryTimeout = b.postCopyRecoveryTimeout;
     this.listeners = java.util.List.copyOf(b.listeners);
+    this.peerTimeout = b.peerTimeout;
+    this.inDoubtTimeout = b.inDoubtTimeout;
+    this.ticker = b.ticker;
+    this.threadFactory = b.threadFactory;
   }
 
   /** The defaults listed above. */
@@ -81,6 +93,10 @@ public final class MigrationOptions {
     b.allowPostCopy = allowPostCopy;
     b.postCopyRecoveryTimeout = postCopyRecoveryTimeout;
     b.listeners.addAll(listeners);
+    b.peerTimeout = peerTimeout;
+    b.inDoubtTimeout = inDoubtTimeout;
+    b.ticker = ticker;
+    b.threadFactory = threadFactory;
     return b;
   }
 
@@ -157,6 +173,42 @@ public final class MigrationOptions {
     return listeners;
   }
 
+  /**
+   * How long the destination may stay silent, or leave a write of ours unread, before the migration
+   * counts it lost: every read and write on every connection is bounded by it, and both ends send a
+   * keepalive on the control stream at least every quarter of it. A destination lost before the
+   * commit rolls the migration back; one lost after it is asked what became of the commit (see
+   * {@link #inDoubtTimeout()}).
+   */
+  public Duration peerTimeout() {
+    return peerTimeout;
+  }
+
+  /**
+   * After a commit the destination did not confirm, how long the source keeps asking it (over new
+   * connections) whether it runs the guest or discarded it. It resumes the source only on the
+   * destination's word that it discarded its copy, and stops for good when it runs; past this
+   * timeout with no answer, the outcome is {@link MigrationResult.Outcome#IN_DOUBT}, the source
+   * paused.
+   */
+  public Duration inDoubtTimeout() {
+    return inDoubtTimeout;
+  }
+
+  /** The time source of every timeout, deadline and measurement. */
+  public Ticker ticker() {
+    return ticker;
+  }
+
+  /**
+   * Makes the migration's threads (its own, one per extra stream, the return path, the watchdog).
+   * The engine names them and sets whether they are daemons; the factory must return unstarted
+   * threads.
+   */
+  public java.util.concurrent.ThreadFactory threadFactory() {
+    return threadFactory;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
@@ -180,6 +232,38 @@ public final class MigrationOptions {
     private boolean allowPostCopy;
     private Duration postCopyRecoveryTimeout = Duration.ofSeconds(60);
     private final java.util.List<MigrationListener> listeners = new java.util.ArrayList<>();
+    private Duration peerTimeout = Duration.ofSeconds(10);
+    private Duration inDoubtTimeout = Duration.ofSeconds(60);
+    private Ticker ticker = Ticker.system();
+    private java.util.concurrent.ThreadFactory threadFactory = Thread::new;
+
+    /** See {@link MigrationOptions#peerTimeout()}; at least 100 ms. */
+    public Builder peerTimeout(Duration timeout) {
+      positive(timeout, "peer timeout");
+      if (timeout.toMillis() < 100) {
+        throw new IllegalArgumentException("peer timeout must be at least 100 ms: " + timeout);
+      }
+      this.peerTimeout = timeout;
+      return this;
+    }
+
+    /** See {@link MigrationOptions#inDoubtTimeout()}; positive. */
+    public Builder inDoubtTimeout(Duration timeout) {
+      this.inDoubtTimeout = positive(timeout, "in-doubt timeout");
+      return this;
+    }
+
+    /** The time source; {@link Ticker#system()} unless a test passes its own. */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /** Where the migration's threads come from; see {@link MigrationOptions#threadFactory()}. */
+    public Builder threadFactory(java.util.concurrent.ThreadFactory factory) {
+      this.threadFactory = Objects.requireNonNull(factory, "threadFactory");
+      return this;
+    }
 
     /** Adds a listener that receives every event of the migration, the first included. */
     public Builder listener(MigrationListener listener) {

@@ -1,6 +1,7 @@
 package dev.ferry.engine;
 
 import dev.ferry.ConvergenceException;
+import dev.ferry.DestinationRefusedException;
 import dev.ferry.MigrationCancelledException;
 import dev.ferry.MigrationEvent;
 import dev.ferry.MigrationException;
@@ -13,8 +14,6 @@ import dev.ferry.MigrationTarget;
 import dev.ferry.Phase;
 import dev.ferry.Progress;
 import dev.ferry.RoundStats;
-import dev.ferry.policy.Decision;
-import dev.ferry.policy.PolicyAction;
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DriverException;
@@ -40,55 +39,54 @@ import org.slf4j.LoggerFactory;
 /**
  * The source side of a hypervisor-driven migration: the hypervisor (libvirt/QEMU) copies memory;
  * this class starts its job, samples it on a thread of its own, turns the samples into Ferry's
- * {@link Progress}, {@link RoundStats} and events, applies the session's convergence policy through
- * the job's controls, and ends with a {@link MigrationResult} as the engine-driven plane reports it.
+ * {@link Progress}, {@link RoundStats} and events, lets the shared {@link Controller} steer it
+ * through the job's controls, and ends with a {@link MigrationResult} as the engine-driven plane
+ * reports it.
  *
  * <p>Algorithm: sample the job every {@link #DEFAULT_POLL} (CloudStack's KVM agent polls every
  * 100 ms too). A round ends when the hypervisor's pass counter (QEMU's dirty-sync count, libvirt's
  * {@code memory_iteration}) moves on: the round's figures are the differences between the samples
  * that opened and closed it; several passes shorter than one poll are reported as one round, numbered
- * after the last of them. The policy is asked after every round, and at least once a second during a
- * long one, while the expected downtime does not fit; what it decides is applied through the job
- * (max downtime, max speed, post-copy, pause to force completion, abort). Without a decision, a
- * passed deadline aborts, as in the engine-driven plane.
+ * after the last of them. The controller sees every round's end, and at least once a second during a
+ * long one; its trend, stall and deadline rules are the engine-driven plane's, and its decisions are
+ * applied through the job (max downtime, max speed, post-copy, pause to force completion, abort).
  *
  * <p>Invariants:
  * <ul>
  *   <li>Progress never runs backwards: the round number and the bytes transferred only grow. The
  *       remaining bytes may rise between rounds (the guest dirtied memory): that is reported, per
  *       round, not hidden behind a percentage.
- *   <li>A stall is judged from the trend of the remaining bytes at the end of the last
- *       {@link #STALL_WINDOW} rounds against the best before them, never from one sample; it is
- *       reported as a {@link MigrationEvent.Decision} without actions.
  *   <li>The outcome is the job's, which the destination decides: a source VM that vanished after the
  *       switchover is the hypervisor's normal end of a migration, not a failure.
  *   <li>Switching to post-copy is the point of no return: it is taken only if no cancel came first,
  *       and afterwards cancel is refused.
+ *   <li>The per-host bound and the one-migration-per-VM guard of {@link MigrationSlots} hold as for
+ *       the engine-driven plane. When a host slot is free the job starts at once and a refusal is
+ *       thrown; a migration that has to wait for a slot starts its job when it gets one, and a
+ *       refusal then ends it as {@link Outcome#FAILED}.
  * </ul>
  */
-public final class HypervisorDrivenMigration implements Runnable {
+public final class HypervisorDrivenMigration implements Runnable, Controller.Plane {
   private static final Logger log = LoggerFactory.getLogger(HypervisorDrivenMigration.class);
   /** How often the job is sampled. */
   static final Duration DEFAULT_POLL = Duration.ofMillis(100);
-  /** Rounds over which a stall is judged. */
-  static final int STALL_WINDOW = 3;
   private static final long POLICY_EVERY_NANOS = 1_000_000_000L;
   /** After the deadline (or this long without one), a job that has not ended is aborted. */
   private static final Duration HARD_STOP_WITHOUT_DEADLINE = Duration.ofHours(24);
   private static final Duration HARD_STOP_GRACE = Duration.ofMinutes(2);
 
+  private final HostInfo sourceHost;
   private final VmDescription desc;
-  private final Job job;
+  private final HypervisorMigration facet;
+  private final HypervisorMigration.Request request;
   private final Set<Flag> flags;
   private final MigrationOptions options;
   private final Duration poll;
   private final Session session;
+  private final Controller controller;
   private final List<RoundStats> history = new ArrayList<>();
-  private final List<String> actions = new ArrayList<>();
-  private long progressWatermark = Long.MAX_VALUE;
-  private long stalledRounds;
-  private long lastProgressNanos;
-  private long lastRoundSent;
+  private volatile Job job;
+  private boolean slotHeld;
 
   private Duration downtimeLimit;
   private Bandwidth bandwidthLimit;
@@ -96,29 +94,35 @@ public final class HypervisorDrivenMigration implements Runnable {
   private Stats roundStart;
   private long maxTransferred;
   private long workingSet;
+  private long lastRoundSent;
   private long lastPolicyNanos;
-  private boolean stalled;
-  private boolean policyAborted;
-  private String policyAbortReason = "";
+  private ConvergenceException abortCause;
   private boolean postCopy;
   private boolean hardStopped;
-  private boolean appPostCopyHandled;
   private boolean cancelSent;
 
-  HypervisorDrivenMigration(VmDescription desc, Job job, Set<Flag> flags, MigrationOptions options, Duration poll) {
+  private HypervisorDrivenMigration(HostInfo sourceHost, VmDescription desc, HypervisorMigration facet,
+      HypervisorMigration.Request request, MigrationOptions options, Duration poll) {
+    this.sourceHost = sourceHost;
     this.desc = desc;
-    this.job = job;
-    this.flags = Set.copyOf(flags);
+    this.facet = facet;
+    this.request = request;
+    this.flags = Set.copyOf(request.flags());
     this.options = options;
     this.poll = poll;
     this.downtimeLimit = options.maxDowntime();
     this.bandwidthLimit = options.bandwidthLimit();
     this.roundStart = Stats.starting(desc.memory(), desc.pageSize());
-    long now = System.nanoTime();
-    this.lastPolicyNanos = now;
-    this.lastProgressNanos = now;
-    this.session = new Session(desc.id(), now, progress(Phase.SETUP, roundStart, 0));
+    this.session = new Session(desc.id(), options.ticker(), initial(desc, options));
+    this.lastPolicyNanos = session.startNanos();
+    this.controller = new Controller(options, session, this);
     options.listeners().forEach(session::addListener);
+  }
+
+  private static Progress initial(VmDescription d, MigrationOptions o) {
+    return new Progress(Phase.SETUP, 0, Duration.ZERO, d.memory(), DataSize.ZERO, d.memory(), 0, d.pageSize(),
+        DataSize.ZERO, Bandwidth.bytesPerSecond(0), Duration.ZERO, o.maxDowntime(), o.bandwidthLimit(), 0,
+        o.deadline(), o.maxDowntime(), DataSize.ZERO, 0, Duration.ZERO, false, false);
   }
 
   /** The options of the hypervisor's job that these migration options call for. */
@@ -142,9 +146,9 @@ public final class HypervisorDrivenMigration implements Runnable {
    * Checks that the VM can be migrated by its hypervisor to the target, starts the job (which
    * returns once the hypervisor moves memory) and samples it on a thread of its own.
    *
-   * @throws MigrationRefusedException if the target names no destination host, the VM does not run,
-   *     or the hypervisor refuses (unreachable destination, same host, incompatible CPU); nothing has
-   *     moved then and the VM runs on the source
+   * @throws MigrationRefusedException if the target names no destination host, the VM does not run
+   *     or is being migrated already, or the hypervisor refuses (unreachable destination, same host,
+   *     incompatible CPU); nothing has moved then and the VM runs on the source
    */
   public static MigrationSession start(HostInfo sourceHost, VmDriver vm, MigrationTarget target,
       MigrationOptions options) {
@@ -165,23 +169,38 @@ public final class HypervisorDrivenMigration implements Runnable {
       throw new MigrationRefusedException("VM '" + desc.name() + "' is " + vm.state()
           + "; only a running VM can be migrated");
     }
-    Set<Flag> flags = flagsFor(options);
     HypervisorMigration.Request request = new HypervisorMigration.Request(destination.get(),
-        options.maxDowntime(), options.bandwidthLimit(), options.streams(), flags);
-    Job job;
+        options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options));
+    MigrationSlots.claimVm(desc.id(), desc.name());
+    HypervisorDrivenMigration m;
     try {
-      job = facet.start(request);
-    } catch (DriverException e) {
-      throw new MigrationRefusedException("migrating VM '" + desc.name() + "' from " + sourceHost.hostname()
-          + " to " + destination.get() + " refused: " + e.getMessage());
+      m = new HypervisorDrivenMigration(sourceHost, desc, facet, request, options, poll);
+      if (MigrationSlots.tryAcquire(sourceHost.id())) {
+        m.slotHeld = true;
+        try {
+          m.startJob();
+        } catch (DriverException e) {
+          MigrationSlots.release(sourceHost.id());
+          throw new MigrationRefusedException(m.refusal(e));
+        }
+      }
+      EngineThreads.keepAlive(options.threadFactory(), m, "ferry-hv-migrate-" + desc.name()).start();
+    } catch (RuntimeException | Error e) {
+      MigrationSlots.releaseVm(desc.id());
+      throw e;
     }
-    log.info("migrating {} ({}) from {} to {} through its hypervisor, flags {}", desc.name(), desc.memory(),
-        sourceHost.hostname(), destination.get(), flags);
-    HypervisorDrivenMigration m = new HypervisorDrivenMigration(desc, job, flags, options, poll);
-    Thread t = new Thread(m, "ferry-hv-migrate-" + desc.name());
-    t.setDaemon(true);
-    t.start();
     return m.session;
+  }
+
+  private void startJob() {
+    job = facet.start(request);
+    log.info("migrating {} ({}) from {} to {} through its hypervisor, flags {}", desc.name(), desc.memory(),
+        sourceHost.hostname(), request.destination(), flags);
+  }
+
+  private String refusal(DriverException e) {
+    return "migrating VM '" + desc.name() + "' from " + sourceHost.hostname() + " to " + request.destination()
+        + " refused: " + e.getMessage();
   }
 
   MigrationSession session() {
@@ -190,28 +209,68 @@ public final class HypervisorDrivenMigration implements Runnable {
 
   @Override
   public void run() {
-    MigrationResult result;
+    MigrationResult result = null;
     try {
-      session.onCancel(job::abort);
-      session.postCopyPossible(this::postCopyAvailable);
-      session.phase(Phase.PRE_COPY);
-      HypervisorMigration.Result r = sampleUntilDone();
-      result = finish(r);
-    } catch (RuntimeException | Error e) {
-      log.error("hypervisor-driven migration of {} failed with an internal error", desc.name(), e);
-      try {
-        job.abort();
-      } catch (RuntimeException ignored) {
-        // best effort
+      if (!slotHeld && !waitForSlot()) {
+        result = new MigrationResult(desc.id(), Outcome.CANCELLED, Optional.of(new MigrationCancelledException(
+            "cancelled while waiting for one of the " + MigrationSlots.DEFAULT_PER_HOST + " migration slots of "
+                + sourceHost.hostname())), Duration.ZERO, session.elapsed(), 0, 0, history, false,
+            controller.actions());
+        return;
       }
-      result = new MigrationResult(desc.id(), Outcome.FAILED,
-          Optional.of(new MigrationException("internal error: " + e, e)), Duration.ZERO, session.elapsed(), 0, 0,
-          history, false, actions);
+      if (job == null) {
+        try {
+          startJob();
+        } catch (DriverException e) {
+          result = new MigrationResult(desc.id(), Outcome.FAILED,
+              Optional.of(new DestinationRefusedException(refusal(e))), Duration.ZERO, session.elapsed(), 0, 0,
+              history, false, controller.actions());
+          return;
+        }
+      }
+      session.onCancel(this::abortQuietly);
+      session.postCopyPossible(() -> postCopyRefusal() == null);
+      session.phase(Phase.PRE_COPY);
+      result = finish(sampleUntilDone());
+    } catch (Throwable e) {
+      log.error("hypervisor-driven migration of {} failed with an internal error", desc.name(), e);
+      abortQuietly();
+      result = new MigrationResult(desc.id(), postCopy ? Outcome.IN_DOUBT : Outcome.FAILED,
+          Optional.of(new MigrationException("internal error: " + e + (postCopy ? "; the job was in post-copy: "
+              + "ask the destination whether it runs the VM" : ""), e)), Duration.ZERO, session.elapsed(), 0, 0,
+          history, false, controller.actions());
+    } finally {
+      if (slotHeld) {
+        MigrationSlots.release(sourceHost.id());
+      }
+      MigrationSlots.releaseVm(desc.id());
+      if (result == null) {
+        result = new MigrationResult(desc.id(), Outcome.FAILED, Optional.of(new MigrationException(
+            "the migration ended without a result; see the log")), Duration.ZERO, session.elapsed(), 0, 0,
+            List.of(), false, List.of());
+      }
+      log.info("migration of {} ended: {} in {} ms, downtime {} ms, {} rounds, {} bytes", desc.name(),
+          result.outcome(), result.totalTime().toMillis(), result.downtime().toMillis(), result.roundCount(),
+          result.bytesOnWire());
+      session.finish(result);
     }
-    log.info("migration of {} ended: {} in {} ms, downtime {} ms, {} rounds, {} bytes", desc.name(),
-        result.outcome(), result.totalTime().toMillis(), result.downtime().toMillis(), result.roundCount(),
-        result.bytesOnWire());
-    session.finish(result);
+  }
+
+  private boolean waitForSlot() throws InterruptedException {
+    slotHeld = MigrationSlots.acquire(sourceHost.id(), session::cancelRequested);
+    return slotHeld;
+  }
+
+  private void abortQuietly() {
+    Job j = job;
+    if (j == null) {
+      return;
+    }
+    try {
+      j.abort();
+    } catch (RuntimeException e) {
+      log.warn("aborting the hypervisor's job for {} failed", desc.name(), e);
+    }
   }
 
   private HypervisorMigration.Result sampleUntilDone() {
@@ -236,13 +295,13 @@ public final class HypervisorDrivenMigration implements Runnable {
       sample(job.stats());
       if (!hardStopped && session.elapsed().compareTo(hardStop) > 0) {
         hardStopped = true;
-        decide(List.of("abort"), "the job ran " + hardStop.toSeconds() + " s, past every deadline");
+        controller.record(List.of("abort"), "the job ran " + hardStop.toSeconds() + " s, past every deadline");
         job.abort();
       }
     }
   }
 
-  /** Takes one sample: phase, rounds, progress, policy. Package-private for tests. */
+  /** Takes one sample: phase, rounds, progress, the controller. Package-private for tests. */
   void sample(Stats s) {
     if (s.state() == JobState.STARTING || s.state() == JobState.ENDED) {
       return;
@@ -258,21 +317,26 @@ public final class HypervisorDrivenMigration implements Runnable {
       }
       lastIteration = s.iteration();
     }
+    long now = session.ticker().read();
+    if (roundEnded) {
+      controller.roundEnded(history.get(history.size() - 1).round(), s.remaining().bytes(), now);
+    }
     Progress p = progress(session.phase(), s, round(s));
     session.publish(p);
     if (roundEnded) {
       session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), history.get(history.size() - 1), p));
-      trackRound(s.remaining().bytes(), history.get(history.size() - 1).round());
+      controller.afterRound();
     }
-    if (session.postCopyRequested() && !appPostCopyHandled && session.phase() == Phase.PRE_COPY) {
-      appPostCopyHandled = true;
-      decide(List.of(switchToPostCopy()), "asked by the application");
-    }
-    long now = System.nanoTime();
-    if (session.phase() == Phase.PRE_COPY && !p.fitsDowntime() && !policyAborted
-        && (roundEnded || now - lastPolicyNanos >= POLICY_EVERY_NANOS)) {
-      lastPolicyNanos = now;
-      applyPolicy(p);
+    if (session.phase() == Phase.PRE_COPY && abortCause == null) {
+      boolean ask = roundEnded || now - lastPolicyNanos >= POLICY_EVERY_NANOS;
+      if (ask) {
+        lastPolicyNanos = now;
+      }
+      Controller.Verdict v = controller.decide(p, ask);
+      if (v.kind() == Controller.Kind.ABORT) {
+        abortCause = v.cause();
+        job.abort();
+      }
     }
   }
 
@@ -328,114 +392,89 @@ public final class HypervisorDrivenMigration implements Runnable {
     roundStart = s;
   }
 
-  /**
-   * The trend over rounds, as the engine-driven plane judges it: a round makes progress when it
-   * leaves at most 90 % of the lowest remaining memory of any earlier round (Nova's and KubeVirt's
-   * progress watermark); {@link #STALL_WINDOW} rounds in a row without progress are a stall.
-   */
-  private void trackRound(long remaining, long roundNumber) {
-    if (roundNumber == 0 || remaining <= progressWatermark * 0.9) {
-      progressWatermark = remaining;
-      stalledRounds = 0;
-      lastProgressNanos = System.nanoTime();
-    } else {
-      stalledRounds++;
-    }
-    boolean now = stalledRounds >= STALL_WINDOW;
-    if (now && !stalled) {
-      decide(List.of(), "pre-copy stalled: " + stalledRounds + " rounds in a row left more than 90 % of the "
-          + "lowest remaining memory so far (" + DataSize.bytes(progressWatermark) + "); now "
-          + DataSize.bytes(remaining));
-    }
-    stalled = now;
-  }
-
   /** Whether a stall is being reported now. Package-private for tests. */
   boolean stalled() {
-    return stalled;
+    return controller.stalled();
   }
 
-  private void applyPolicy(Progress p) {
-    Decision d = options.policy().decide(p);
-    if (d.isEmpty()) {
-      if (p.pastDeadline()) {
-        policyAbort(List.of("abort"), "deadline of " + p.deadline().toMillis() + " ms passed and the policy "
-            + options.policy() + " took no action", "deadline of " + p.deadline().toMillis()
-            + " ms passed before pre-copy converged (expected downtime " + p.expectedDowntime().toMillis()
-            + " ms, limit " + p.downtimeLimit().toMillis() + " ms)");
-      }
-      return;
+  // ---------------------------------------------------------------- the plane's controls
+
+  @Override
+  public String setDowntimeLimit(Duration limit) {
+    try {
+      job.setMaxDowntime(limit);
+      downtimeLimit = limit;
+      return "downtime limit " + limit.toMillis() + " ms";
+    } catch (DriverException e) {
+      return "downtime limit " + limit.toMillis() + " ms failed: " + e.getMessage();
     }
-    List<String> done = new ArrayList<>();
-    String abortReason = null;
-    for (PolicyAction a : d.actions()) {
-      try {
-        if (a instanceof PolicyAction.SetDowntimeLimit s) {
-          Duration limit = s.limit().compareTo(options.maxDowntime()) > 0 ? options.maxDowntime() : s.limit();
-          job.setMaxDowntime(limit);
-          downtimeLimit = limit;
-          done.add("downtime limit " + limit.toMillis() + " ms" + (limit.equals(s.limit()) ? ""
-              : " (asked " + s.limit().toMillis() + " ms, capped at the max downtime)"));
-        } else if (a instanceof PolicyAction.SetBandwidth b) {
-          job.setBandwidth(b.limit());
-          bandwidthLimit = b.limit();
-          done.add("bandwidth " + b.limit());
-        } else if (a instanceof PolicyAction.SetThrottle t) {
-          done.add("throttle " + t.percent() + " % refused: the hypervisor throttles vCPUs only by auto-converge, "
-              + "chosen when the job starts" + (flags.contains(Flag.AUTO_CONVERGE) ? " (it is on)" : ""));
-        } else if (a instanceof PolicyAction.SwitchToPostCopy) {
-          done.add(switchToPostCopy());
-        } else if (a instanceof PolicyAction.ForceCompletion) {
-          job.forceCompletion();
-          done.add("force completion: guest paused on the source");
-        } else if (a instanceof PolicyAction.Abort ab) {
-          abortReason = ab.reason();
-          done.add("abort: " + ab.reason());
-        }
-      } catch (DriverException e) {
-        done.add(a + " failed: " + e.getMessage());
-      }
-    }
-    if (abortReason != null) {
-      policyAbort(done, d.reason(), abortReason + (d.reason().isEmpty() ? "" : " (" + d.reason() + ")"));
-      return;
-    }
-    decide(done, d.reason());
   }
 
-  private String switchToPostCopy() {
+  @Override
+  public String setBandwidth(Bandwidth limit) {
+    try {
+      job.setBandwidth(limit);
+      bandwidthLimit = limit;
+      return "bandwidth " + limit;
+    } catch (DriverException e) {
+      return "bandwidth " + limit + " failed: " + e.getMessage();
+    }
+  }
+
+  @Override
+  public String setThrottle(int percent) {
+    return "throttle " + percent + " % refused: the hypervisor throttles vCPUs only by auto-converge, "
+        + "chosen when the job starts" + (flags.contains(Flag.AUTO_CONVERGE) ? " (it is on)" : "");
+  }
+
+  @Override
+  public String postCopyRefusal() {
     if (!flags.contains(Flag.POST_COPY)) {
-      return "post-copy refused: " + (options.allowPostCopy() ? "several streams exclude it"
-          : "not allowed by the options (MigrationOptions.allowPostCopy)");
+      return options.allowPostCopy() ? "several streams exclude it"
+          : "not allowed by the options (MigrationOptions.allowPostCopy)";
     }
     if (postCopy) {
-      return "post-copy: already running";
+      return "already running";
     }
+    if (abortCause != null) {
+      return "the migration is being aborted";
+    }
+    if (session.cancelRequested()) {
+      return "the migration was cancelled first";
+    }
+    return null;
+  }
+
+  @Override
+  public String switchToPostCopy() {
     if (!session.commit()) {
       return "post-copy refused: the migration was cancelled first";
     }
-    job.startPostCopy();
-    postCopy = true;
-    return "post-copy: the guest resumes on the destination";
-  }
-
-  private void policyAbort(List<String> what, String why, String cause) {
-    decide(what, why);
-    policyAborted = true;
-    policyAbortReason = cause;
-    job.abort();
-  }
-
-  private void decide(List<String> what, String why) {
-    for (String w : what) {
-      actions.add(w + (why.isEmpty() ? "" : " (" + why + ")"));
+    try {
+      job.startPostCopy();
+      postCopy = true;
+      return "post-copy: the guest resumes on the destination";
+    } catch (DriverException e) {
+      return "post-copy failed: " + e.getMessage();
     }
-    session.emit(new MigrationEvent.Decision(session.elapsed(), what, why));
   }
+
+  @Override
+  public String forceCompletion() {
+    try {
+      job.forceCompletion();
+      return "force completion: guest paused on the source";
+    } catch (DriverException e) {
+      return "force completion failed: " + e.getMessage();
+    }
+  }
+
+  // ---------------------------------------------------------------- the end
 
   private MigrationResult finish(HypervisorMigration.Result r) {
     Stats s = r.stats();
     String hv = r.message().isEmpty() ? "" : ": " + r.message();
+    List<String> actions = controller.actions();
     switch (r.outcome()) {
       case COMPLETED -> {
         if (s.iteration() > 0 || s.processed().bytes() > 0) {
@@ -446,29 +485,29 @@ public final class HypervisorDrivenMigration implements Runnable {
         }
         Duration total = s.elapsed().isZero() ? session.elapsed() : s.elapsed();
         return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), s.downtime(), total,
-            s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, actions);
+            s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, controller.actions());
       }
       case POST_COPY_FAILED -> {
         return result(Outcome.IN_DOUBT, new MigrationException("post-copy failed after the destination took "
             + "over; the guest is paused and neither host holds all of its memory; the hypervisor may be able "
-            + "to recover the job (libvirt: virsh migrate --postcopy-resume)" + hv), s);
+            + "to recover the job (libvirt: virsh migrate --postcopy-resume)" + hv), s, actions);
       }
       default -> {
         if (session.cancelRequested()) {
           return result(Outcome.CANCELLED, new MigrationCancelledException("cancelled in " + session.phase()
-              + " after " + history.size() + " round(s); the VM runs on the source" + hv), s);
+              + " after " + history.size() + " round(s); the VM runs on the source" + hv), s, actions);
         }
-        if (policyAborted) {
-          return result(Outcome.ROLLED_BACK, new ConvergenceException(policyAbortReason
-              + "; the VM runs on the source" + hv), s);
+        if (abortCause != null) {
+          return result(Outcome.ROLLED_BACK, new ConvergenceException(abortCause.getMessage()
+              + "; the VM runs on the source" + hv), s, actions);
         }
         return result(Outcome.FAILED, new MigrationException("the hypervisor failed the migration"
-            + (r.message().isEmpty() ? "" : ": " + r.message()) + "; the VM runs on the source"), s);
+            + (r.message().isEmpty() ? "" : ": " + r.message()) + "; the VM runs on the source"), s, actions);
       }
     }
   }
 
-  private MigrationResult result(Outcome outcome, MigrationException cause, Stats s) {
+  private MigrationResult result(Outcome outcome, MigrationException cause, Stats s, List<String> actions) {
     log.warn("migration of {} ended {}: {}", desc.name(), outcome, cause.getMessage());
     return new MigrationResult(desc.id(), outcome, Optional.of(cause), s.downtime(), session.elapsed(),
         s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, actions);
@@ -476,14 +515,11 @@ public final class HypervisorDrivenMigration implements Runnable {
 
   private Progress progress(Phase phase, Stats s, long round) {
     maxTransferred = Math.max(maxTransferred, s.processed().bytes());
-    return new Progress(phase, round, session == null ? Duration.ZERO : session.elapsed(), s.total(),
-        DataSize.bytes(maxTransferred), s.remaining(), s.dirtyRatePagesPerSecond(), s.pageSize(),
-        DataSize.bytes(workingSet), s.bandwidth(), s.expectedDowntime(), downtimeLimit, bandwidthLimit,
-        s.throttlePercent(), options.deadline(), options.maxDowntime(), DataSize.bytes(lastRoundSent), stalledRounds,
-        Duration.ofNanos(System.nanoTime() - lastProgressNanos), false, postCopyAvailable());
-  }
-
-  private boolean postCopyAvailable() {
-    return flags.contains(Flag.POST_COPY) && !postCopy && !policyAborted;
+    long now = session.ticker().read();
+    return new Progress(phase, round, session.elapsed(), s.total(), DataSize.bytes(maxTransferred), s.remaining(),
+        s.dirtyRatePagesPerSecond(), s.pageSize(), DataSize.bytes(workingSet), s.bandwidth(), s.expectedDowntime(),
+        downtimeLimit, bandwidthLimit, s.throttlePercent(), options.deadline(), options.maxDowntime(),
+        DataSize.bytes(lastRoundSent), controller.stalledRounds(), controller.sinceProgress(now), false,
+        postCopyRefusal() == null);
   }
 }

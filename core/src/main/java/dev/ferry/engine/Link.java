@@ -1,25 +1,46 @@
 package dev.ferry.engine;
 
+import dev.ferry.Ticker;
 import dev.ferry.TransportException;
 import dev.ferry.wire.FrameReader;
 import dev.ferry.wire.FrameWriter;
 import dev.ferry.wire.Message;
 import dev.ferry.wire.Messages;
+import dev.ferry.wire.PageBatchEncoder;
 import dev.ferry.wire.Preamble;
 import dev.ferry.wire.WireFormat;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * One TCP stream of a migration, on either side: the blocking socket channel with its frame writer
- * and reader, and the preamble exchange every stream opens with.
+ * One TCP stream of a migration, on either side: the socket with its frame writer and reader, the
+ * preamble every stream opens with, and the bookkeeping that lets a {@link LinkWatchdog} bound every
+ * read and write.
+ *
+ * <p>Design note. A blocking socket channel has no timeout of its own (SO_TIMEOUT does not apply to
+ * {@code SocketChannel.read}, and nothing in Java bounds a write). So every read and write of a
+ * link goes through a {@link Guarded} channel that stamps, with the migration's {@link Ticker},
+ * when the call began; the watchdog closes a link whose call has run longer than the peer timeout,
+ * which wakes the blocked thread, and the thread then sees a {@link PeerTimeoutException} that says
+ * what happened instead of "socket closed". Reads are bounded only where the peer promises traffic
+ * (the control stream, where both ends send keepalives); a data stream may rightly sit idle between
+ * rounds, and is closed with its session. The blocking path costs two volatile writes per call, no
+ * syscall: the page loop keeps the speed of a plain blocking channel.
  *
  * <p>Socket tuning, from the measurements in {@code machine-limits.md}: large send and receive
- * buffers (loopback and LAN links both gain), Nagle off on the control stream so that switchover
- * messages are not delayed. Writes come from one thread at a time; reads from one thread.
+ * buffers, Nagle off so that switchover messages are not delayed.
+ *
+ * <p>Thread-safety: writes are serialised by the link's write lock ({@link #send}, {@link #sendPages}
+ * and the keepalive take it), so a keepalive never lands inside another frame. Reads come from one
+ * thread at a time. {@link #close()} is safe from any thread.
  */
 final class Link implements AutoCloseable {
   static final int SOCKET_BUFFER = 4 << 20;
@@ -27,35 +48,58 @@ final class Link implements AutoCloseable {
   final SocketChannel channel;
   final FrameWriter writer;
   final FrameReader reader;
+  private final String peer;
+  private final Guarded guarded;
+  private final ReentrantLock writeLock = new ReentrantLock();
+  private volatile boolean readsTimed;
+  private volatile boolean keepalive;
+  private volatile long closeAt = Long.MAX_VALUE;
+  private volatile String closeAtReason = "";
+  private volatile String failure;
 
-  private Link(SocketChannel channel) {
+  private Link(SocketChannel channel, Ticker ticker, String peer) {
     this.channel = channel;
-    this.writer = new FrameWriter(channel);
-    this.reader = new FrameReader(channel, WireFormat.HANDSHAKE_MAX_PAYLOAD);
+    this.peer = peer;
+    this.guarded = new Guarded(channel, ticker);
+    this.writer = new FrameWriter(guarded);
+    this.reader = new FrameReader(guarded, WireFormat.HANDSHAKE_MAX_PAYLOAD);
   }
 
-  /** Connects to a receiver and exchanges preambles. */
-  static Link connect(InetSocketAddress address, Duration timeout) throws TransportException {
+  /**
+   * Connects to a receiver and exchanges preambles, with every step bounded: the connect by
+   * {@code connectTimeout}, the preamble by the watchdog's peer timeout.
+   */
+  static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog)
+      throws TransportException {
     SocketChannel ch = null;
+    Link link = null;
+    String where = address.getHostString() + ":" + address.getPort();
     try {
       ch = SocketChannel.open();
       tune(ch);
-      ch.socket().connect(address, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
-      Link link = new Link(ch);
-      Preamble.write(ch);
-      Preamble.read(ch);
+      ch.socket().connect(address, (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis())));
+      link = new Link(ch, watchdog.ticker(), "the migration receiver at " + where);
+      link.readsTimed = true;
+      watchdog.watch(link);
+      Preamble.write(link.guarded);
+      Preamble.read(link.guarded);
       return link;
     } catch (IOException e) {
+      if (link != null) {
+        link.close();
+      }
       closeQuietly(ch);
-      throw new TransportException("cannot connect to the migration receiver at "
-          + address.getHostString() + ":" + address.getPort() + ": " + e.getMessage(), e);
+      throw new TransportException("cannot connect to the migration receiver at " + where + ": " + e.getMessage(), e);
     }
   }
 
-  /** Wraps an accepted connection; the caller exchanges preambles. */
-  static Link accepted(SocketChannel ch) throws IOException {
+  /** Wraps an accepted connection, watched; the caller exchanges preambles. */
+  static Link accepted(SocketChannel ch, LinkWatchdog watchdog) throws IOException {
     tune(ch);
-    return new Link(ch);
+    Link link = new Link(ch, watchdog.ticker(), "the migration source at " + remote(ch));
+    link.readsTimed = true;
+    watchdog.watch(link);
+    return link;
   }
 
   private static void tune(SocketChannel ch) throws IOException {
@@ -64,13 +108,139 @@ final class Link implements AutoCloseable {
     ch.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER);
   }
 
+  /** Exchanges preambles on an accepted connection: ours first, then the peer's. */
+  void exchangePreambles() throws IOException {
+    Preamble.write(guarded);
+    Preamble.read(guarded);
+  }
+
+  /** Whose end this is, for messages ("the migration receiver at 127.0.0.1:7700"). */
+  String peer() {
+    return peer;
+  }
+
+  /** Whether reads wait at most the peer timeout (true at first: the handshake is always bounded). */
+  void readsTimed(boolean timed) {
+    this.readsTimed = timed;
+  }
+
+  boolean readsTimed() {
+    return readsTimed;
+  }
+
+  /** Whether the watchdog sends a PING when this link has been quiet for a quarter of the timeout. */
+  void keepalive(boolean on) {
+    this.keepalive = on;
+  }
+
+  boolean keepalive() {
+    return keepalive;
+  }
+
+  /**
+   * Closes the link at ticker time {@code at} unless {@link #clearCloseAt()} comes first: the bound on
+   * a handshake.
+   */
+  void closeAt(long at, String reason) {
+    this.closeAtReason = reason;
+    this.closeAt = at;
+  }
+
+  void clearCloseAt() {
+    this.closeAt = Long.MAX_VALUE;
+  }
+
+  long closeAtNanos() {
+    return closeAt;
+  }
+
+  String closeAtReason() {
+    return closeAtReason;
+  }
+
+  long readStartedAt() {
+    return guarded.readStart;
+  }
+
+  long writeStartedAt() {
+    return guarded.writeStart;
+  }
+
+  long lastWriteAt() {
+    return guarded.lastWrite;
+  }
+
   void send(Message m) throws IOException {
-    writer.write(m);
+    writeLock.lock();
+    try {
+      writer.write(m);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** Writes the encoder's frame under the write lock and returns the bytes it took on the wire. */
+  long sendPages(PageBatchEncoder encoder) throws IOException {
+    writeLock.lock();
+    try {
+      long before = writer.bytesWritten();
+      encoder.flush(writer);
+      return writer.bytesWritten() - before;
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** Writes a device state under the write lock. */
+  void sendDeviceState(ByteBuffer state) throws IOException {
+    writeLock.lock();
+    try {
+      writer.writeDeviceState(state);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /**
+   * Sends a keepalive PING unless another write holds the link (a link being written to is not
+   * idle). Called by the watchdog's keepalive thread.
+   */
+  void keepaliveNow(long nanos) {
+    try {
+      if (writeLock.tryLock(0, TimeUnit.NANOSECONDS)) {
+        try {
+          writer.write(new Message.Ping(nanos));
+        } finally {
+          writeLock.unlock();
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // The link is failing; whoever reads or writes it next will say so.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Reads the next frame and decodes it as a control message. */
   Message receive() throws IOException {
     return Messages.decode(reader.next());
+  }
+
+  /** Closes the link because the watchdog saw it stuck; the blocked call then throws with {@code why}. */
+  void fail(String why) {
+    if (failure == null) {
+      failure = why;
+    }
+    close();
+  }
+
+  /** Why the watchdog closed the link, or null. */
+  String failure() {
+    return failure;
+  }
+
+  boolean isOpen() {
+    return channel.isOpen();
   }
 
   @Override
@@ -86,6 +256,112 @@ final class Link implements AutoCloseable {
       c.close();
     } catch (Exception ignored) {
       // closing on a failure path: the first error is the one to report
+    }
+  }
+
+  static String remote(SocketChannel ch) {
+    try {
+      Object a = ch.getRemoteAddress();
+      if (a instanceof InetSocketAddress i) {
+        return i.getHostString() + ":" + i.getPort();
+      }
+      return String.valueOf(a);
+    } catch (IOException e) {
+      return "?";
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Link[" + peer + "]";
+  }
+
+  /**
+   * The socket channel as the frame reader and writer see it: blocking calls stamped with their
+   * start, and a watchdog's close reported as a {@link PeerTimeoutException}.
+   */
+  private final class Guarded implements GatheringByteChannel, ReadableByteChannel {
+    private final SocketChannel ch;
+    private final Ticker ticker;
+    volatile long readStart;
+    volatile long writeStart;
+    volatile long lastWrite;
+
+    Guarded(SocketChannel ch, Ticker ticker) {
+      this.ch = ch;
+      this.ticker = ticker;
+      this.lastWrite = ticker.read();
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      readStart = nonZero(ticker.read());
+      try {
+        return ch.read(dst);
+      } catch (IOException e) {
+        throw translate(e);
+      } finally {
+        readStart = 0;
+      }
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+      writeStart = nonZero(ticker.read());
+      try {
+        return ch.write(src);
+      } catch (IOException e) {
+        throw translate(e);
+      } finally {
+        writeStart = 0;
+        lastWrite = ticker.read();
+      }
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+      writeStart = nonZero(ticker.read());
+      try {
+        return ch.write(srcs, offset, length);
+      } catch (IOException e) {
+        throw translate(e);
+      } finally {
+        writeStart = 0;
+        lastWrite = ticker.read();
+      }
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) throws IOException {
+      return write(srcs, 0, srcs.length);
+    }
+
+    private IOException translate(IOException e) {
+      String why = failure;
+      return why == null ? e : new PeerTimeoutException(why, e);
+    }
+
+    @Override
+    public boolean isOpen() {
+      return ch.isOpen();
+    }
+
+    @Override
+    public void close() throws IOException {
+      ch.close();
+    }
+
+    private long nonZero(long t) {
+      return t == 0 ? 1 : t;
+    }
+  }
+
+  /** A read or write that the watchdog ended because the peer let it wait past the peer timeout. */
+  static final class PeerTimeoutException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    PeerTimeoutException(String message, Throwable cause) {
+      super(message, cause);
     }
   }
 }

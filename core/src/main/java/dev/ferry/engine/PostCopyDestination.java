@@ -45,6 +45,7 @@ final class PostCopyDestination {
     Frame next() throws IOException;
   }
 
+  private final IncomingSession session;
   private final String name;
   private final PostCopyIncoming pc;
   private final int pageSize;
@@ -58,14 +59,24 @@ final class PostCopyDestination {
   private volatile boolean done;
   private VmDriver vm;
 
-  PostCopyDestination(String name, PostCopyIncoming pc, int pageSize, long pageCount, Link control,
-      Duration recoveryWindow) {
-    this.name = name;
+  PostCopyDestination(IncomingSession session, PostCopyIncoming pc, Link control, Duration recoveryWindow) {
+    this.session = session;
+    this.name = session.name();
     this.pc = pc;
-    this.pageSize = pageSize;
-    this.pageCount = pageCount;
+    this.pageSize = session.hello.vm().pageSize();
+    this.pageCount = session.hello.vm().pageCount();
     this.link = control;
     this.recoveryWindow = recoveryWindow;
+  }
+
+  /** How long this post-copy waits for a broken link to come back. */
+  Duration recoveryWindow() {
+    return recoveryWindow;
+  }
+
+  /** The VM running here, once activated. */
+  VmDriver vm() {
+    return vm;
   }
 
   /**
@@ -81,11 +92,15 @@ final class PostCopyDestination {
   }
 
   /** Sends RESUMED, then starts asking for the pages vCPUs block on. */
-  void confirm(Message.Resumed resumed) throws IOException {
-    send(resumed);
-    Thread t = new Thread(this::requestLoop, "ferry-postcopy-requests-" + name);
-    t.setDaemon(true);
-    t.start();
+  void confirm(Message.Resumed resumed) {
+    try {
+      send(resumed);
+    } catch (IOException e) {
+      // The guest runs here now: a lost RESUMED is the source's to settle (it asks, then recovers).
+      log.warn("RESUMED for {} not sent: {}", name, e.toString());
+    }
+    EngineThreads.daemon(session.receiver.options().threadFactory(), this::requestLoop,
+        "ferry-postcopy-requests-" + name).start();
   }
 
   /**
@@ -111,7 +126,7 @@ final class PostCopyDestination {
           switch (f.type()) {
             case PAGES -> decoder.apply(f.payload(), supply);
             case PING -> send(new Message.Pong(Messages.expect(f, Message.Ping.class).nanos()));
-            case ROUND_END -> { }
+            case PONG, ROUND_END -> { }
             case CANCEL -> log.warn("source asked to cancel the migration of {} during post-copy: too late, "
                 + "this host is authoritative", name);
             case ERROR -> throw new IOException("source reported an error: " + Messages.decode(f));
@@ -129,6 +144,7 @@ final class PostCopyDestination {
     } finally {
       done = true;
       faults.add(-1L);
+      session.receiver.closeLink(link);
     }
   }
 
@@ -138,10 +154,10 @@ final class PostCopyDestination {
   }
 
   private Link awaitRecovery(IOException cause) {
-    log.warn("post-copy link of {} broke ({} pages missing): pausing the guest and waiting {} s for the source",
-        name, pc.missingPages(), recoveryWindow.toSeconds());
+    log.warn("post-copy link of {} broke ({} pages missing; {}): pausing the guest and waiting {} s for the source",
+        name, pc.missingPages(), cause.getMessage(), recoveryWindow.toSeconds());
     vm.pause();
-    Link.closeQuietly(link);
+    session.receiver.closeLink(link);
     Link next;
     try {
       next = handover.poll(recoveryWindow.toMillis(), TimeUnit.MILLISECONDS);
@@ -158,6 +174,7 @@ final class PostCopyDestination {
     try {
       synchronized (writeLock) {
         link = next;
+        next.keepalive(true);
         next.send(new Message.Missing(pc.missingBitmap()));
       }
       for (Long page : requested) {

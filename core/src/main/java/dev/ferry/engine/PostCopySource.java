@@ -1,19 +1,17 @@
 package dev.ferry.engine;
 
 import dev.ferry.GuestLostException;
-import dev.ferry.MigrationTarget;
 import dev.ferry.PostCopyStats;
 import dev.ferry.TransportException;
-import dev.ferry.spi.GuestMemory;
+import dev.ferry.wire.ErrorCode;
 import dev.ferry.wire.Message;
 import dev.ferry.wire.PageBatchEncoder;
-import dev.ferry.wire.WireCompression;
+import dev.ferry.wire.ProtocolException;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -33,10 +31,17 @@ import org.slf4j.LoggerFactory;
  * ever overwritten.
  *
  * <p>Failure rules (DESIGN.md): the destination is authoritative from the moment it resumed. When
- * the link breaks, this side reconnects with RECOVER until the recovery window ends; the
- * destination answers with the pages it still lacks and the push starts again from that bitmap, as
- * QEMU's postcopy recovery does. If the window passes, the guest is lost; the source copy, stale
- * since the destination ran, stays paused and is never resumed.
+ * the link breaks, or the destination sends something malformed, this side reconnects with RECOVER
+ * until the recovery window ends; the destination answers with the pages it still lacks and the push
+ * starts again from that bitmap, as QEMU's postcopy recovery does. If the window passes, the guest
+ * is lost; the source copy, stale since the destination ran, stays paused and is never resumed.
+ *
+ * <p>Bounds: what the destination sends is checked where it is decoded (a page request names pages
+ * inside guest memory, at most {@link #MAX_REQUEST} at once; a MISSING bitmap has exactly one word
+ * per 64 pages); requests wait in a queue of at most {@link #QUEUE} pages, and a request that finds
+ * it full is dropped (the background push sends that page anyway); every read and write is bounded
+ * by the peer timeout, and the destination's keepalives keep the link alive while it has nothing to
+ * ask. Each link is closed when it is replaced and at the end.
  *
  * <p>Confined to the migration thread, but for the return-path reader, which hands frames over
  * through thread-safe queues.
@@ -44,90 +49,107 @@ import org.slf4j.LoggerFactory;
 final class PostCopySource {
   private static final Logger log = LoggerFactory.getLogger(PostCopySource.class);
   static final int PREPAGE = 15;
+  static final int MAX_REQUEST = 1024;
+  static final int QUEUE = 64 * 1024;
   private static final long EVENT_NANOS = 100_000_000;
 
-  private final SourceMigration owner;
-  private final GuestMemory memory;
-  private final long pageCount;
-  private final MigrationTarget target;
-  private final UUID sessionId;
-  private final Duration recoveryTimeout;
-  private final Duration connectTimeout;
-  private final RateLimiter limiter;
+  /** Receives post-copy's progress every {@code EVENT_NANOS}. */
+  interface Listener {
+    void progress(long pagesMissing, PostCopyStats stats);
+  }
+
+  private final SourceContext c;
+  private final Listener listener;
   private final PageBatchEncoder encoder;
+  private final long startNanos;
+  private final long[] initialMissing;
   private long[] missing;
   private long[] sent;
   private long unsent;
   private Link link;
   private final Link initialLink;
   private long recoveryBytes;
-  private volatile ReturnPath returnPath;
+  private volatile Reader reader;
   private long requested;
   private long prepaged;
   private long pushed;
+  private long droppedRequests;
   private int recoveries;
   private long cursor;
-  private final long startNanos = System.nanoTime();
 
-  PostCopySource(SourceMigration owner, GuestMemory memory, Link control, long[] missing, MigrationTarget target,
-      UUID sessionId, Duration recoveryTimeout, Duration connectTimeout, RateLimiter limiter,
-      WireCompression compression) {
-    this.owner = owner;
-    this.memory = memory;
-    this.pageCount = memory.pageCount();
+  PostCopySource(SourceContext c, Link control, long[] missing, Listener listener) {
+    this.c = c;
+    this.listener = listener;
     this.link = control;
     this.initialLink = control;
-    this.target = target;
-    this.sessionId = sessionId;
-    this.recoveryTimeout = recoveryTimeout;
-    this.connectTimeout = connectTimeout;
-    this.limiter = limiter;
-    this.encoder = new PageBatchEncoder(memory.pageSize(), compression);
+    this.encoder = new PageBatchEncoder(c.pageSize, c.compression());
+    this.startNanos = c.now();
+    this.initialMissing = missing.clone();
     restart(missing);
   }
 
   /** What the loop ended with. */
   record Outcome(boolean completed, PostCopyStats stats, GuestLostException lost) {}
 
-  Outcome run() {
-    returnPath = new ReturnPath(link);
-    long lastEvent = 0;
-    Message.PostCopyComplete done = null;
-    while (done == null) {
-      try {
-        done = returnPath.complete;
-        if (done != null) {
-          break;
-        }
-        if (returnPath.failure != null) {
-          throw returnPath.failure;
-        }
-        Long r;
-        while ((r = returnPath.requests.poll()) != null) {
-          serve(r);
-        }
-        flush();
-        if (unsent > 0) {
-          pushBatch();
-          flush();
-        } else {
-          // Everything is on its way: wait for the destination to say it holds it all.
-          LockSupport.parkNanos(returnPath, 1_000_000);
-        }
-      } catch (IOException e) {
-        log.warn("post-copy link to {} broke with {} pages still unsent: {}", target.address(), unsent, e.toString());
-        if (!recover()) {
+  /**
+   * Serves and pushes until the destination holds every page, or the link stays down past the
+   * recovery window.
+   *
+   * @param linkBroken whether the control stream is known broken at the start (the commit was
+   *     settled by asking the destination): then it recovers first
+   */
+  Outcome run(boolean linkBroken) {
+    try {
+      if (linkBroken) {
+        if (!recover("the control stream failed at the commit")) {
           return new Outcome(false, stats(null), lost());
         }
+      } else {
+        reader = new Reader(link);
       }
-      long now = System.nanoTime();
-      if (now - lastEvent > EVENT_NANOS) {
-        lastEvent = now;
-        owner.postCopyProgress(unsent, stats(null));
+      long lastEvent = 0;
+      while (true) {
+        Reader r = reader;
+        Message.PostCopyComplete done = r.complete;
+        if (done != null) {
+          return new Outcome(true, stats(done), null);
+        }
+        try {
+          if (r.failure != null) {
+            throw r.failure;
+          }
+          Long page;
+          while ((page = r.requests.poll()) != null) {
+            serve(page);
+          }
+          flush();
+          if (unsent > 0) {
+            pushBatch();
+            flush();
+          } else {
+            // Everything is on its way: wait for the destination to say it holds it all.
+            LockSupport.parkNanos(r, 1_000_000);
+          }
+        } catch (IOException e) {
+          log.warn("post-copy link to {} failed with {} pages still unsent: {}", c.target.address(), unsent,
+              e.toString());
+          if (!recover(e.toString())) {
+            return new Outcome(false, stats(null), lost());
+          }
+        }
+        long now = c.now();
+        if (now - lastEvent > EVENT_NANOS) {
+          lastEvent = now;
+          listener.progress(unsent, stats(null));
+        }
       }
+    } finally {
+      Reader r = reader;
+      if (r != null) {
+        r.stop();
+      }
+      closeLink(link);
     }
-    returnPath.stop();
-    return new Outcome(true, stats(done), null);
   }
 
   private void restart(long[] missingNow) {
@@ -148,9 +170,9 @@ final class PostCopySource {
   }
 
   private void add(long page) throws IOException {
-    if (!encoder.add(page, memory)) {
+    if (!encoder.add(page, c.memory)) {
       flush();
-      encoder.add(page, memory);
+      encoder.add(page, c.memory);
     }
     sent[(int) (page >>> 6)] |= 1L << page;
     unsent--;
@@ -158,15 +180,12 @@ final class PostCopySource {
 
   /** A requested page, then the next missing pages after it (pre-paging). */
   private void serve(long page) throws IOException {
-    if (page < 0 || page >= pageCount) {
-      throw new IOException("destination requested page " + page + " outside guest memory");
-    }
     if (isUnsent(page)) {
       add(page);
       requested++;
     }
     int extra = 0;
-    for (long p = page + 1; p < pageCount && extra < PREPAGE && p < page + 8 * PREPAGE; p++) {
+    for (long p = page + 1; p < c.pageCount && extra < PREPAGE && p < page + 8 * PREPAGE; p++) {
       if (isUnsent(p)) {
         add(p);
         prepaged++;
@@ -178,7 +197,7 @@ final class PostCopySource {
   /** One batch of the background sweep, in page order from where it stopped. */
   private void pushBatch() throws IOException {
     int room = encoder.maxPages() - encoder.size();
-    while (room > 0 && cursor < pageCount) {
+    while (room > 0 && cursor < c.pageCount) {
       int w = (int) (cursor >>> 6);
       long bits = missing[w] & ~sent[w] & (-1L << cursor);
       if (bits == 0) {
@@ -186,8 +205,8 @@ final class PostCopySource {
         continue;
       }
       long page = ((long) w << 6) + Long.numberOfTrailingZeros(bits);
-      if (page >= pageCount) {
-        cursor = pageCount;
+      if (page >= c.pageCount) {
+        cursor = c.pageCount;
         break;
       }
       add(page);
@@ -201,10 +220,9 @@ final class PostCopySource {
     if (encoder.isEmpty()) {
       return;
     }
-    long before = link.writer.bytesWritten();
-    encoder.flush(link.writer);
+    long bytes = link.sendPages(encoder);
     try {
-      limiter.acquire(link.writer.bytesWritten() - before);
+      c.limiter.acquire(bytes);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);
@@ -218,67 +236,107 @@ final class PostCopySource {
 
   // ---------------------------------------------------------------- recovery
 
-  private boolean recover() {
-    returnPath.stop();
-    link.close();
+  private boolean recover(String why) {
+    Reader r = reader;
+    if (r != null) {
+      r.stop();
+    }
+    closeLink(link);
     encoder.clear();
-    long deadline = System.nanoTime() + recoveryTimeout.toNanos();
+    Duration window = c.options.postCopyRecoveryTimeout();
+    long deadline = c.now() + window.toNanos();
     int attempt = 0;
-    while (System.nanoTime() < deadline) {
+    long maxAttempts = 2 + window.toMillis() / 100; // bounded in count, whatever the clock does
+    while (c.now() - deadline < 0 && attempt < maxAttempts) {
       attempt++;
       Link l = null;
       try {
-        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-        l = Link.connect(target.address(), Duration.ofMillis(Math.min(left, connectTimeout.toMillis())));
-        l.send(new Message.Recover(sessionId, target.token()));
+        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - c.now()));
+        l = Link.connect(c.target.address(), Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())),
+            c.watchdog);
+        l.send(new Message.Recover(c.sessionId, c.target.token()));
+        l.reader.maxPayload(dev.ferry.wire.WireFormat.DEFAULT_MAX_PAYLOAD);
         Message m = l.receive();
         if (m instanceof Message.Missing missingNow) {
+          long[] bitmap = missingNow.bitmap();
+          requireBitmap(bitmap, "MISSING");
           if (link != initialLink) {
             recoveryBytes += link.writer.bytesWritten();
           }
           link = l;
-          restart(missingNow.bitmap());
+          l.keepalive(true);
+          restart(bitmap);
           recoveries++;
-          returnPath = new ReturnPath(l);
-          log.info("post-copy recovered after {} attempt(s): {} pages still missing", attempt, unsent);
+          reader = new Reader(l);
+          log.info("post-copy recovered after {} attempt(s) ({}): {} pages still missing", attempt, why, unsent);
           return true;
         }
-        l.close();
-        if (m instanceof Message.ErrorMessage err && err.code() == dev.ferry.wire.ErrorCode.BUSY) {
+        closeLink(l);
+        if (m instanceof Message.ErrorMessage err && err.code() == ErrorCode.BUSY) {
           log.debug("destination not ready for recovery yet: {}", err.message());
+          LockSupport.parkNanos(50_000_000);
           continue;
         }
         log.error("destination refused post-copy recovery: {}", m);
         return false;
       } catch (TransportException | IOException e) {
-        Link.closeQuietly(l);
+        closeLink(l);
         log.debug("post-copy recovery attempt {} failed: {}", attempt, e.toString());
-        LockSupport.parkNanos(200_000_000);
+        LockSupport.parkNanos(100_000_000);
       }
     }
     return false;
+  }
+
+  private void requireBitmap(long[] bitmap, String what) throws ProtocolException {
+    long words = (c.pageCount + 63) >>> 6;
+    if (bitmap.length != words) {
+      throw new ProtocolException(what + " bitmap has " + bitmap.length + " words for " + c.pageCount
+          + " pages (" + words + " expected)");
+    }
+    int tail = (int) (c.pageCount & 63);
+    if (tail != 0 && (bitmap[bitmap.length - 1] & (-1L << tail)) != 0) {
+      throw new ProtocolException(what + " bitmap marks pages beyond the guest's " + c.pageCount);
+    }
+    for (int i = 0; i < bitmap.length; i++) {
+      if ((bitmap[i] & ~initialMissing[i]) != 0) {
+        throw new ProtocolException(what + " bitmap marks pages missing that the destination had at the switch");
+      }
+    }
+  }
+
+  private void closeLink(Link l) {
+    if (l != null) {
+      c.watchdog.forget(l);
+      l.close();
+    }
   }
 
   private GuestLostException lost() {
     long count = 0;
     List<Long> first = new ArrayList<>();
     for (int w = 0; w < missing.length; w++) {
-      long bits = missing[w];
+      long bits = missing[w] & ~sent[w];
       count += Long.bitCount(bits);
       while (bits != 0 && first.size() < 64) {
         first.add(((long) w << 6) + Long.numberOfTrailingZeros(bits));
         bits &= bits - 1;
       }
     }
+    long unconfirmed = 0;
+    for (long w : missing) {
+      unconfirmed += Long.bitCount(w);
+    }
     long[] firstArr = first.stream().mapToLong(Long::longValue).toArray();
-    return new GuestLostException("post-copy link to " + target.address().getHostString() + ":"
-        + target.address().getPort() + " stayed down longer than the recovery timeout of "
-        + recoveryTimeout.toSeconds() + " s; up to " + count + " pages may not have reached the destination"
-        + " (first: " + first + "); the source copy is stale and stays paused", count, firstArr);
+    return new GuestLostException("post-copy link to " + c.target.address().getHostString() + ":"
+        + c.target.address().getPort() + " stayed down longer than the recovery timeout of "
+        + c.options.postCopyRecoveryTimeout().toSeconds() + " s; " + count + " pages were never sent and up to "
+        + unconfirmed + " may not have reached the destination (first unsent: " + first + "); the source copy is "
+        + "stale and stays paused", unconfirmed, firstArr);
   }
 
   private PostCopyStats stats(Message.PostCopyComplete done) {
-    Duration d = Duration.ofNanos(System.nanoTime() - startNanos);
+    Duration d = Duration.ofNanos(c.now() - startNanos);
     if (done == null) {
       return new PostCopyStats(d, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO, requested,
           prepaged, pushed, recoveries);
@@ -288,20 +346,22 @@ final class PostCopySource {
         Duration.ofNanos(done.blockedNanosMax()), requested, prepaged, pushed, recoveries);
   }
 
+  long droppedRequests() {
+    return droppedRequests;
+  }
+
   /** Reads the destination's page requests and its completion on a thread of its own. */
-  private final class ReturnPath implements Runnable {
+  private final class Reader implements Runnable {
     final Link link;
-    final ConcurrentLinkedQueue<Long> requests = new ConcurrentLinkedQueue<>();
+    final ArrayBlockingQueue<Long> requests = new ArrayBlockingQueue<>(QUEUE);
     final Thread owner = Thread.currentThread();
     volatile IOException failure;
     volatile Message.PostCopyComplete complete;
     volatile boolean stopped;
 
-    ReturnPath(Link link) {
+    Reader(Link link) {
       this.link = link;
-      Thread t = new Thread(this, "ferry-postcopy-return");
-      t.setDaemon(true);
-      t.start();
+      EngineThreads.daemon(c.threads, this, "ferry-postcopy-return-" + c.name()).start();
     }
 
     @Override
@@ -310,21 +370,31 @@ final class PostCopySource {
         while (!stopped) {
           Message m = link.receive();
           if (m instanceof Message.PageRequest pr) {
-            for (int i = 0; i < Math.min(pr.count(), 1024); i++) {
-              requests.add(pr.firstPage() + i);
+            if (pr.count() > MAX_REQUEST || pr.firstPage() >= c.pageCount || pr.count() > c.pageCount - pr.firstPage()) {
+              throw new ProtocolException("PAGE_REQUEST for pages [" + pr.firstPage() + ", +" + pr.count()
+                  + ") outside guest memory of " + c.pageCount + " pages or over " + MAX_REQUEST + " at once");
             }
-          } else if (m instanceof Message.PostCopyComplete c) {
-            complete = c;
+            for (int i = 0; i < pr.count(); i++) {
+              if (!requests.offer(pr.firstPage() + i)) {
+                droppedRequests++; // the background push sends it anyway
+              }
+            }
+          } else if (m instanceof Message.PostCopyComplete done) {
+            complete = done;
             return;
+          } else if (m instanceof Message.Ping ping) {
+            link.send(new Message.Pong(ping.nanos()));
           } else if (m instanceof Message.ErrorMessage err) {
             failure = new IOException("destination: " + err.code() + ": " + err.message());
             return;
+          } else if (!(m instanceof Message.Pong || m instanceof Message.RoundAck)) {
+            throw new ProtocolException("the destination sent " + m.type() + " during post-copy");
           }
           LockSupport.unpark(owner);
         }
       } catch (IOException | RuntimeException e) {
         if (!stopped) {
-          failure = e instanceof IOException io ? io : new IOException(e);
+          failure = e instanceof IOException io ? io : new IOException(e.toString(), e);
         }
       } finally {
         LockSupport.unpark(owner);

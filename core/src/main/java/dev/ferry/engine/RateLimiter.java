@@ -16,12 +16,14 @@ import java.util.concurrent.locks.LockSupport;
 final class RateLimiter {
   private static final long MAX_CREDIT_NANOS = 5_000_000; // 5 ms of burst at most
 
+  private final dev.ferry.Ticker ticker;
   private volatile long bytesPerSecond;
   private long next; // guarded by this: the virtual time at which the next send may start
 
-  RateLimiter(Bandwidth rate) {
+  RateLimiter(Bandwidth rate, dev.ferry.Ticker ticker) {
+    this.ticker = ticker;
     setRate(rate);
-    this.next = System.nanoTime();
+    this.next = ticker.read();
   }
 
   void setRate(Bandwidth rate) {
@@ -44,7 +46,7 @@ final class RateLimiter {
     }
     long start;
     synchronized (this) {
-      long now = System.nanoTime();
+      long now = ticker.read();
       if (next < now - MAX_CREDIT_NANOS) {
         next = now - MAX_CREDIT_NANOS;
       }
@@ -52,7 +54,7 @@ final class RateLimiter {
       next += (long) (bytes * 1e9 / rate);
     }
     long wait;
-    while ((wait = start - System.nanoTime()) > 0) {
+    while ((wait = start - ticker.read()) > 0) {
       LockSupport.parkNanos(wait);
       if (Thread.interrupted()) {
         throw new InterruptedException("interrupted while pacing to " + new Bandwidth(rate));

@@ -3,20 +3,21 @@ package dev.ferry.engine;
 import dev.ferry.HostException;
 import dev.ferry.MigrationReceiver;
 import dev.ferry.MigrationTarget;
+import dev.ferry.ReceivedMigration;
+import dev.ferry.ReceiverOptions;
+import dev.ferry.Ticker;
+import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DriverException;
 import dev.ferry.spi.HostDriver;
+import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
-import dev.ferry.spi.PostCopyIncoming;
 import dev.ferry.spi.VmDescription;
-import dev.ferry.wire.DeviceStateAssembler;
-import dev.ferry.wire.Digest;
+import dev.ferry.spi.VmDriver;
 import dev.ferry.wire.EndOfStreamException;
 import dev.ferry.wire.ErrorCode;
 import dev.ferry.wire.Frame;
 import dev.ferry.wire.Message;
 import dev.ferry.wire.Messages;
-import dev.ferry.wire.PageBatchDecoder;
-import dev.ferry.wire.Preamble;
 import dev.ferry.wire.ProtocolException;
 import dev.ferry.wire.WireException;
 import dev.ferry.wire.WireFormat;
@@ -25,66 +26,79 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.security.MessageDigest;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.time.Duration;
-import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The destination side of engine-driven migrations.
  *
- * <p>One thread accepts connections; each connection gets a thread of its own. A connection's first
- * frame says what it is: HELLO opens a migration (the control stream, which also carries stream
- * 0's pages), JOIN attaches a data stream to a migration already opened. Pages are written into
- * the incoming VM as they arrive; a SWITCHOVER waits until every stream has delivered the final
- * round, loads the device state, digests memory when asked, and answers READY; COMMIT activates the
- * VM and is answered with RESUMED.
+ * <p>One thread accepts connections; each connection gets a thread of its own, at most
+ * {@link ReceiverOptions#maxConnections()} at once (the next is told BUSY and closed at once, so a
+ * flood of silent connections never queues a real one behind it). A connection's first frame says
+ * what it is: HELLO opens a migration ({@link IncomingSession}; the control stream also carries
+ * stream 0's pages), JOIN attaches a data stream to a migration already opened, RECOVER resumes a
+ * post-copy whose control stream broke, QUERY asks what became of a session (answered from the
+ * {@link SessionBook}).
  *
  * <p>Defences, per DESIGN.md: every frame is length-checked before it is read and checksummed; until
- * the handshake is done a connection may send at most {@link WireFormat#HANDSHAKE_MAX_PAYLOAD}
- * bytes a frame and must finish within {@link #HANDSHAKE_TIMEOUT}; the token is compared in constant
- * time; at most {@link #MAX_ACTIVE} migrations run at once (the next is told BUSY). A malformed
- * stream ends its own migration, discarding the incoming VM, and nothing else. Thread-safe.
+ * its handshake is done a connection may send at most {@link WireFormat#HANDSHAKE_MAX_PAYLOAD} bytes
+ * a frame and must finish within the handshake timeout; every read of a control stream and every
+ * write is bounded by the peer timeout (the {@link LinkWatchdog}; both ends send keepalives); the
+ * token is compared in constant time; at most {@link ReceiverOptions#maxSessions()} migrations and
+ * {@link ReceiverOptions#maxStreams()} streams each; and a host that cannot hold the VM (by the
+ * bytes the source says it will send) refuses it before a page moves. A malformed stream ends its
+ * own migration, discarding the incoming VM, and nothing else.
+ *
+ * <p>A post-copy runs on a thread that keeps the JVM alive until it completes or loses the guest,
+ * and {@link #close()} waits for it: the guest here needs its pages.
+ *
+ * <p>Thread-safe.
  */
 public final class Receiver implements MigrationReceiver {
   private static final Logger log = LoggerFactory.getLogger(Receiver.class);
-  static final Duration HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
-  static final Duration STREAM_WAIT = Duration.ofSeconds(60);
-  static final int MAX_ACTIVE = 4;
+  private static final int RECEIVED_KEPT = 256;
 
   private final HostDriver host;
+  private final ReceiverOptions options;
   private final ServerSocketChannel server;
   private final InetSocketAddress address;
   private final byte[] token;
-  private final String tokenText;
-  private final Map<UUID, Incoming> sessions = new ConcurrentHashMap<>();
-  private final CopyOnWriteArrayList<SocketChannel> connections = new CopyOnWriteArrayList<>();
-  private final ScheduledExecutorService timer;
+  private final LinkWatchdog watchdog;
+  private final Semaphore connectionSlots;
+  private final SessionBook book;
+  private final Map<UUID, IncomingSession> sessions = new ConcurrentHashMap<>();
+  private final Set<Link> open = ConcurrentHashMap.newKeySet();
+  private final Set<Thread> postCopies = ConcurrentHashMap.newKeySet();
+  private final ArrayDeque<ReceivedMigration> received = new ArrayDeque<>(); // guarded by itself
+  private long receivedCount; // guarded by received
   private volatile boolean closed;
 
-  private Receiver(HostDriver host, ServerSocketChannel server, String token) throws IOException {
+  private Receiver(HostDriver host, ServerSocketChannel server, ReceiverOptions options) throws IOException {
     this.host = host;
+    this.options = options;
     this.server = server;
     this.address = (InetSocketAddress) server.getLocalAddress();
-    this.tokenText = token;
-    this.token = token.getBytes(StandardCharsets.UTF_8);
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "ferry-receiver-timer-" + address.getPort());
-      t.setDaemon(true);
-      return t;
-    });
+    this.token = options.token().getBytes(StandardCharsets.UTF_8);
+    this.watchdog = new LinkWatchdog(options.ticker(), options.peerTimeout(), options.threadFactory(),
+        "receiver-" + address.getPort());
+    this.connectionSlots = new Semaphore(options.maxConnections());
+    this.book = new SessionBook(options.ticker(), options.rememberedSessions(), options.rememberFor());
+  }
+
+  /** A receiver with the default options and this token. */
+  public static MigrationReceiver start(HostDriver host, InetSocketAddress address, String token) {
+    return start(host, address, ReceiverOptions.builder().token(token).build());
   }
 
   /**
@@ -92,17 +106,18 @@ public final class Receiver implements MigrationReceiver {
    *
    * @throws HostException if the address cannot be bound
    */
-  public static MigrationReceiver start(HostDriver host, InetSocketAddress address, String token) {
+  public static Receiver start(HostDriver host, InetSocketAddress address, ReceiverOptions options) {
+    ServerSocketChannel server = null;
     try {
-      ServerSocketChannel server = ServerSocketChannel.open();
-      server.bind(address, 16);
-      Receiver r = new Receiver(host, server, token);
-      Thread t = new Thread(r::acceptLoop, "ferry-receiver-" + r.address.getPort());
-      t.setDaemon(true);
-      t.start();
+      server = ServerSocketChannel.open();
+      server.bind(address, 256);
+      Receiver r = new Receiver(host, server, options);
+      r.watchdog.start();
+      EngineThreads.daemon(options.threadFactory(), r::acceptLoop, "ferry-receiver-" + r.address.getPort()).start();
       log.info("receiving migrations for {} on {}", host.info().hostname(), r.address);
       return r;
     } catch (IOException e) {
+      Link.closeQuietly(server);
       throw new HostException("cannot listen for migrations on " + address + ": " + e.getMessage(), e);
     }
   }
@@ -114,12 +129,60 @@ public final class Receiver implements MigrationReceiver {
 
   @Override
   public MigrationTarget target() {
-    return new MigrationTarget(address, tokenText);
+    return new MigrationTarget(address, options.token());
   }
 
   @Override
   public int activeMigrations() {
     return sessions.size();
+  }
+
+  @Override
+  public List<ReceivedMigration> received() {
+    synchronized (received) {
+      return List.copyOf(received);
+    }
+  }
+
+  @Override
+  public boolean awaitReceived(int count, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (received) {
+      while (receivedCount < count) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(received, left);
+      }
+      return true;
+    }
+  }
+
+  ReceiverOptions options() {
+    return options;
+  }
+
+  Ticker ticker() {
+    return options.ticker();
+  }
+
+  SessionBook book() {
+    return book;
+  }
+
+  String hostname() {
+    return host.info().hostname();
+  }
+
+  /** Links open now (for tests of leaks). */
+  int openLinks() {
+    return open.size();
+  }
+
+  /** Connections open now, of every kind (for tests of the bound). */
+  int openConnections() {
+    return options.maxConnections() - connectionSlots.availablePermits();
   }
 
   @Override
@@ -129,14 +192,60 @@ public final class Receiver implements MigrationReceiver {
     }
     closed = true;
     Link.closeQuietly(server);
-    for (Incoming in : sessions.values()) {
-      in.fail(new IOException("receiver closed"));
+    for (IncomingSession in : sessions.values()) {
+      if (!in.activated()) {
+        in.fail(new IOException("receiver closed"));
+      }
     }
-    for (SocketChannel c : connections) {
-      Link.closeQuietly(c);
+    awaitPostCopies();
+    for (Link l : open) {
+      l.close();
     }
-    timer.shutdownNow();
+    watchdog.close();
   }
+
+  /** A guest running here in post-copy needs its pages: wait for each post-copy to end, bounded. */
+  private void awaitPostCopies() {
+    for (Thread t : postCopies) {
+      IncomingSession s = sessions.values().stream().filter(x -> x.postCopy() != null).findFirst().orElse(null);
+      long bound = options.peerTimeout().multipliedBy(2).toMillis()
+          + (s == null ? 0 : s.postCopy().recoveryWindow().toMillis());
+      log.info("receiver closing: waiting up to {} ms for a post-copy to complete", bound);
+      try {
+        t.join(bound);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  /** An incoming migration ended: tell the listener, keep it in {@link #received()}. */
+  void ended(ReceivedMigration r) {
+    synchronized (received) {
+      received.addLast(r);
+      if (received.size() > RECEIVED_KEPT) {
+        received.removeFirst();
+      }
+      receivedCount++;
+      received.notifyAll();
+    }
+    try {
+      options.listener().accept(r);
+    } catch (Throwable t) {
+      log.warn("receiver listener failed on {}", r, t);
+    }
+  }
+
+  void closeLink(Link l) {
+    if (l != null) {
+      watchdog.forget(l);
+      open.remove(l);
+      l.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- connections
 
   private void acceptLoop() {
     while (!closed) {
@@ -149,51 +258,99 @@ public final class Receiver implements MigrationReceiver {
         }
         return;
       }
-      connections.add(ch);
-      Thread t = new Thread(() -> serve(ch), "ferry-receive-" + address.getPort());
-      t.setDaemon(true);
-      t.start();
+      if (!connectionSlots.tryAcquire()) {
+        refuseAtOnce(ch, "busy: " + options.maxConnections() + " connections are open on this receiver (at most "
+            + options.maxConnections() + ")");
+        continue;
+      }
+      try {
+        EngineThreads.daemon(options.threadFactory(), () -> serve(ch), "ferry-receive-" + address.getPort()).start();
+      } catch (RuntimeException | Error e) {
+        connectionSlots.release();
+        log.warn("cannot start a thread for a connection from {}", Link.remote(ch), e);
+        Link.closeQuietly(ch);
+      }
     }
   }
 
-  private void serve(SocketChannel ch) {
-    ScheduledFuture<?> watchdog = timer.schedule(() -> {
-      log.warn("closing a connection from {} that did not finish its handshake within {}",
-          remote(ch), HANDSHAKE_TIMEOUT);
+  /**
+   * Tells a connection over the bound that it is refused, without a thread and without waiting: a
+   * fresh socket's send buffer takes the few bytes at once.
+   */
+  private void refuseAtOnce(SocketChannel ch, String why) {
+    try {
+      ch.configureBlocking(false);
+      ByteBuffer preamble = ByteBuffer.allocate(WireFormat.PREAMBLE_LENGTH);
+      preamble.put(WireFormat.MAGIC).putShort((short) WireFormat.MAJOR_VERSION)
+          .putShort((short) WireFormat.MINOR_VERSION).putInt(0).flip();
+      ch.write(preamble);
+      ByteBuffer payload = Messages.encode(new Message.ErrorMessage(ErrorCode.BUSY, why));
+      ByteBuffer frame = ByteBuffer.allocate(WireFormat.FRAME_OVERHEAD + payload.remaining());
+      frame.putInt(payload.remaining()).put((byte) dev.ferry.wire.FrameType.ERROR.code()).put((byte) 0)
+          .putShort((short) 0).put(payload);
+      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+      crc.update(frame.array(), 0, frame.position());
+      frame.putInt((int) crc.getValue()).flip();
+      ch.write(frame);
+    } catch (IOException | RuntimeException e) {
+      log.debug("refusing a connection from {}: {}", Link.remote(ch), e.toString());
+    } finally {
       Link.closeQuietly(ch);
-    }, HANDSHAKE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    log.warn("refused a connection from {}: {}", Link.remote(ch), why);
+  }
+
+  private void serve(SocketChannel ch) {
     Link link = null;
     boolean handedOver = false;
     try {
-      link = Link.accepted(ch);
-      Preamble.write(ch);
-      Preamble.read(ch);
+      link = Link.accepted(ch, watchdog);
+      open.add(link);
+      link.closeAt(ticker().read() + options.handshakeTimeout().toNanos(), "a connection from "
+          + Link.remote(ch) + " did not finish its handshake within " + options.handshakeTimeout().toMillis() + " ms");
+      link.exchangePreambles();
       Frame first = link.reader.next();
       Message m = Messages.decode(first);
       if (m instanceof Message.Hello hello) {
-        runSession(link, hello, watchdog);
+        handedOver = runSession(link, hello);
       } else if (m instanceof Message.Join join) {
-        runDataStream(link, join, watchdog);
+        runDataStream(link, join);
       } else if (m instanceof Message.Recover recover) {
-        watchdog.cancel(false);
+        link.clearCloseAt();
         handedOver = recover(link, recover);
+      } else if (m instanceof Message.Query query) {
+        link.clearCloseAt();
+        answer(link, query);
       } else {
-        throw new ProtocolException("a connection must open with HELLO, JOIN or RECOVER, not " + first.type());
+        throw new ProtocolException("a connection must open with HELLO, JOIN, RECOVER or QUERY, not " + first.type());
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (Throwable e) {
       if (!closed) {
-        log.warn("incoming connection from {} failed: {}", remote(ch), e.toString());
+        log.warn("incoming connection from {} failed: {}", Link.remote(ch), e.toString());
         if (link != null && !(e instanceof EndOfStreamException)) {
           sendError(link, e);
         }
       }
     } finally {
-      watchdog.cancel(false);
       if (!handedOver) {
+        closeLink(link);
         Link.closeQuietly(ch);
-        connections.remove(ch);
       }
+      connectionSlots.release();
     }
+  }
+
+  private boolean tokenMatches(String presented) {
+    return MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private void answer(Link link, Message.Query query) throws IOException {
+    if (!tokenMatches(query.authToken())) {
+      link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
+      return;
+    }
+    Map.Entry<Message.Status.State, String> s = book.lookup(query.sessionId());
+    link.send(new Message.Status(query.sessionId(), s.getKey(), s.getValue()));
   }
 
   /**
@@ -203,13 +360,13 @@ public final class Receiver implements MigrationReceiver {
    * @return whether the connection now belongs to the session
    */
   private boolean recover(Link link, Message.Recover recover) throws IOException {
-    Incoming in = sessions.get(recover.sessionId());
-    if (!constantTimeEquals(token, recover.authToken().getBytes(StandardCharsets.UTF_8))) {
+    if (!tokenMatches(recover.authToken())) {
       link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
       return false;
     }
-    PostCopyDestination pc = in == null ? null : in.postCopy;
-    if (pc == null) {
+    IncomingSession in = sessions.get(recover.sessionId());
+    PostCopyDestination pc = in == null ? null : in.postCopy();
+    if (pc == null || !in.activated()) {
       link.send(new Message.ErrorMessage(ErrorCode.REFUSED, "no post-copy session " + recover.sessionId()
           + " here (it completed, was never started, or its recovery window passed)"));
       return false;
@@ -229,340 +386,146 @@ public final class Receiver implements MigrationReceiver {
 
   // ---------------------------------------------------------------- control stream
 
-  private void runSession(Link link, Message.Hello hello, ScheduledFuture<?> watchdog) throws IOException {
+  /** @return whether the control stream now belongs to a post-copy */
+  private boolean runSession(Link link, Message.Hello hello) throws IOException {
     VmDescription vm = hello.vm();
     String refusal = refusal(hello);
     if (refusal != null) {
       ErrorCode code = refusal.startsWith("unauthorized") ? ErrorCode.UNAUTHORIZED
           : refusal.startsWith("busy") ? ErrorCode.BUSY
           : refusal.startsWith("incompatible") ? ErrorCode.INCOMPATIBLE : ErrorCode.REFUSED;
-      log.warn("refusing migration of {} from {}: {}", vm.name(), remote(link.channel), refusal);
+      log.warn("refusing migration of {} from {}: {}", vm.name(), link.peer(), refusal);
       link.send(new Message.ErrorMessage(code, refusal));
-      return;
+      return false;
     }
     IncomingVm incoming;
     try {
-      incoming = host.prepareIncoming(vm);
+      incoming = host.prepareIncoming(new IncomingRequest(vm, DataSize.bytes(hello.residentBytes())));
     } catch (DriverException | UnsupportedOperationException | IllegalArgumentException e) {
-      link.send(new Message.ErrorMessage(ErrorCode.REFUSED, "host " + host.info().hostname()
-          + " cannot take VM '" + vm.name() + "': " + e.getMessage()));
-      return;
+      link.send(new Message.ErrorMessage(ErrorCode.REFUSED, "host " + hostname() + " cannot take VM '" + vm.name()
+          + "': " + e.getMessage()));
+      return false;
     }
-    Incoming in = new Incoming(hello, incoming, link);
-    if (sessions.putIfAbsent(hello.sessionId(), in) != null) {
-      incoming.discard();
-      link.send(new Message.ErrorMessage(ErrorCode.PROTOCOL, "session id already in use"));
-      return;
+    IncomingSession in = new IncomingSession(this, hello, incoming, link);
+    synchronized (sessions) {
+      if (sessions.size() >= options.maxSessions() || sessions.putIfAbsent(hello.sessionId(), in) != null) {
+        incoming.discard();
+        link.send(new Message.ErrorMessage(ErrorCode.BUSY, "busy, or session id already in use"));
+        return false;
+      }
     }
+    book.pending(hello.sessionId());
+    boolean postCopy = false;
     try {
-      link.send(new Message.Accept(host.info().id().value(), host.info().hostname(),
-          incoming.postCopy().isPresent()));
-      watchdog.cancel(false);
+      link.send(new Message.Accept(host.info().id().value(), hostname(), incoming.postCopy().isPresent()));
+      link.clearCloseAt();
+      link.keepalive(true);
       link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
-      log.info("receiving {} ({}) from {}, {} stream(s)", vm.name(), vm.memory(), remote(link.channel),
-          hello.streamCount());
+      log.info("receiving {} ({}) from {}, {} stream(s)", vm.name(), vm.memory(), link.peer(), hello.streamCount());
       in.controlLoop();
-    } catch (IOException | RuntimeException e) {
-      if (!in.activated && !closed) {
-        log.warn("migration of {} from {} failed: {}", vm.name(), remote(link.channel), e.toString());
-        if (!(e instanceof EndOfStreamException) && in.failure == null) {
-          sendError(link, e);
-        }
+      postCopy = in.activated() && in.postCopy() != null;
+      if (!in.activated()) {
+        in.end(in.failure(), in.failure() == null ? "ended before the guest ran here"
+            : String.valueOf(in.failure().getMessage()));
+      }
+    } catch (Throwable e) {
+      if (!in.activated() && !closed) {
+        log.warn("migration of {} from {} failed: {}", vm.name(), link.peer(), e.toString());
       }
       in.fail(e);
+      in.end(e, "failed: " + e);
     } finally {
-      in.discardUnlessActivated();
-      sessions.remove(hello.sessionId());
+      if (!postCopy) {
+        sessions.remove(hello.sessionId());
+      }
     }
+    return postCopy;
+  }
+
+  /** Runs a post-copy on a thread that keeps the JVM alive until the guest has all its memory. */
+  void runPostCopy(IncomingSession in, PostCopyDestination pc) {
+    Thread t = EngineThreads.keepAlive(options.threadFactory(), () -> {
+      boolean complete = false;
+      String detail = "";
+      try {
+        complete = pc.run(in.control.reader::next);
+        detail = complete ? "" : "the source did not come back within the recovery window";
+      } catch (Throwable e) {
+        detail = "post-copy failed here: " + e;
+        log.error("post-copy of {} failed; stopping the incomplete guest", in.name(), e);
+        try {
+          VmDriver running = pc.vm();
+          if (running != null) {
+            running.stop();
+          }
+        } catch (RuntimeException stop) {
+          log.warn("stopping {} failed", in.name(), stop);
+        }
+      } finally {
+        in.postCopyEnded(complete, detail);
+        sessions.remove(in.hello.sessionId());
+        closeLink(in.control);
+        postCopies.remove(Thread.currentThread());
+      }
+    }, "ferry-postcopy-" + in.name());
+    postCopies.add(t);
+    t.start();
   }
 
   /** Why this migration must be refused, or null to accept it. */
   private String refusal(Message.Hello hello) {
-    if (!constantTimeEquals(token, hello.authToken().getBytes(StandardCharsets.UTF_8))) {
-      return "unauthorized: " + (hello.authToken().isEmpty() ? "this receiver requires a token"
-          : "wrong token");
+    if (!tokenMatches(hello.authToken())) {
+      return "unauthorized: " + (hello.authToken().isEmpty() ? "this receiver requires a token" : "wrong token");
     }
-    if (sessions.size() >= MAX_ACTIVE) {
-      return "busy: " + sessions.size() + " migrations are already being received (at most " + MAX_ACTIVE + ")";
+    if (closed) {
+      return "busy: this receiver is closing";
+    }
+    if (sessions.size() >= options.maxSessions()) {
+      return "busy: " + sessions.size() + " migrations are already being received (at most "
+          + options.maxSessions() + ")";
+    }
+    if (hello.streamCount() > options.maxStreams()) {
+      return "incompatible: the migration asks for " + hello.streamCount() + " streams; this receiver takes at most "
+          + options.maxStreams();
     }
     String missing = host.info().cpu().missingFor(hello.vm().cpu());
     if (!missing.isEmpty()) {
-      return "incompatible: host " + host.info().hostname() + " cannot run VM '" + hello.vm().name() + "': " + missing;
+      return "incompatible: host " + hostname() + " cannot run VM '" + hello.vm().name() + "': " + missing;
     }
     return null;
   }
 
-  private static boolean constantTimeEquals(byte[] a, byte[] b) {
-    return MessageDigest.isEqual(a, b);
-  }
-
   // ---------------------------------------------------------------- data streams
 
-  private void runDataStream(Link link, Message.Join join, ScheduledFuture<?> watchdog) throws IOException {
-    Incoming in = sessions.get(join.sessionId());
-    if (in == null || !constantTimeEquals(token, join.authToken().getBytes(StandardCharsets.UTF_8))) {
+  private void runDataStream(Link link, Message.Join join) throws IOException {
+    IncomingSession in = sessions.get(join.sessionId());
+    if (in == null || !tokenMatches(join.authToken())) {
       throw new WireException(ErrorCode.PROTOCOL, "JOIN for an unknown session or with a wrong token");
     }
     in.attach(join.streamIndex(), link);
-    watchdog.cancel(false);
+    link.clearCloseAt();
+    link.readsTimed(false); // a data stream may rightly be idle between rounds; it ends with its session
     link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
     try {
       in.dataLoop(join.streamIndex(), link);
-    } catch (IOException | RuntimeException e) {
-      if (in.activated || in.failure != null) {
+    } catch (Throwable e) {
+      if (in.activated() || in.failure() != null) {
         return; // the migration ended (the stream was closed on purpose) or already failed
       }
+      log.warn("data stream {} of {} failed: {}", join.streamIndex(), in.name(), e.toString());
       in.fail(e);
-      throw e;
     }
   }
 
-  private static void sendError(Link link, Exception e) {
+  /** Tells the peer why its session ends here; never throws. */
+  static void sendError(Link link, Throwable e) {
     ErrorCode code = e instanceof WireException w ? w.errorCode() : ErrorCode.INTERNAL;
+    String text = e instanceof WireException || e instanceof IOException ? String.valueOf(e.getMessage())
+        : "the destination failed: " + e;
     try {
-      link.send(new Message.ErrorMessage(code, String.valueOf(e.getMessage())));
+      link.send(new Message.ErrorMessage(code, text));
     } catch (IOException | RuntimeException ignored) {
       // the peer is gone or the stream is broken: nothing more to tell it
-    }
-  }
-
-  private static String remote(SocketChannel ch) {
-    try {
-      return String.valueOf(ch.getRemoteAddress());
-    } catch (IOException e) {
-      return "?";
-    }
-  }
-
-  /**
-   * One migration being received: its incoming VM, its streams and how far each has got. The
-   * control thread and the data-stream threads share it; its monitor guards the round counters.
-   */
-  private final class Incoming {
-    final Message.Hello hello;
-    final IncomingVm vm;
-    final Link control;
-    final Link[] streams;
-    final int[] lastRound;
-    final AtomicLong pagesReceived = new AtomicLong();
-    final DeviceStateAssembler deviceState = new DeviceStateAssembler();
-    volatile Throwable failure;
-    volatile boolean activated;
-    volatile PostCopyDestination postCopy;
-    private Message.PostCopySwitch postCopySwitch;
-    private boolean discarded;
-
-    Incoming(Message.Hello hello, IncomingVm vm, Link control) {
-      this.hello = hello;
-      this.vm = vm;
-      this.control = control;
-      this.streams = new Link[hello.streamCount()];
-      this.streams[0] = control;
-      this.lastRound = new int[hello.streamCount()];
-      java.util.Arrays.fill(lastRound, -1);
-    }
-
-    synchronized void attach(int index, Link link) throws WireException {
-      if (index < 1 || index >= streams.length || streams[index] != null) {
-        throw new WireException(ErrorCode.PROTOCOL, "JOIN for stream " + index + " of a session with "
-            + streams.length + " streams, or joined twice");
-      }
-      streams[index] = link;
-    }
-
-    void controlLoop() throws IOException {
-      PageBatchDecoder decoder = new PageBatchDecoder(hello.vm().pageSize());
-      long switchoverAt = 0;
-      while (true) {
-        Frame f = control.reader.next();
-        switch (f.type()) {
-          case PAGES -> pagesReceived.addAndGet(decoder.apply(f.payload(), vm.memory()));
-          case ROUND_END -> roundEnd(0, Messages.expect(f, Message.RoundEnd.class).round());
-          case DEVICE_STATE -> deviceState.accept(Messages.expect(f, Message.DeviceStateChunk.class));
-          case PING -> control.send(new Message.Pong(Messages.expect(f, Message.Ping.class).nanos()));
-          case SWITCHOVER -> {
-            switchoverAt = System.nanoTime();
-            control.send(prepareSwitchover(Messages.expect(f, Message.Switchover.class)));
-          }
-          case POSTCOPY_SWITCH -> {
-            switchoverAt = System.nanoTime();
-            postCopySwitch = Messages.expect(f, Message.PostCopySwitch.class);
-            control.send(preparePostCopy(postCopySwitch));
-          }
-          case COMMIT -> {
-            if (switchoverAt == 0) {
-              throw new ProtocolException("COMMIT before SWITCHOVER");
-            }
-            if (postCopySwitch != null) {
-              runPostCopy(switchoverAt);
-              return;
-            }
-            activate();
-            control.send(new Message.Resumed(Instant.now(), Duration.ofNanos(System.nanoTime() - switchoverAt)));
-            return;
-          }
-          case CANCEL -> {
-            log.info("source cancelled the migration of {}: {}", hello.vm().name(),
-                Messages.expect(f, Message.Cancel.class).reason());
-            return;
-          }
-          case ERROR -> throw new IOException("source reported an error: " + Messages.decode(f));
-          default -> throw new ProtocolException("unexpected " + f.type() + " frame on the control stream");
-        }
-      }
-    }
-
-    void dataLoop(int index, Link link) throws IOException {
-      PageBatchDecoder decoder = new PageBatchDecoder(hello.vm().pageSize());
-      while (!activated && failure == null) {
-        Frame f;
-        try {
-          f = link.reader.next();
-        } catch (EndOfStreamException e) {
-          return;
-        }
-        switch (f.type()) {
-          case PAGES -> pagesReceived.addAndGet(decoder.apply(f.payload(), vm.memory()));
-          case ROUND_END -> roundEnd(index, Messages.expect(f, Message.RoundEnd.class).round());
-          default -> throw new ProtocolException("unexpected " + f.type() + " frame on data stream " + index);
-        }
-      }
-    }
-
-    private synchronized void roundEnd(int stream, int round) throws ProtocolException {
-      if (round < lastRound[stream]) {
-        throw new ProtocolException("stream " + stream + " went back from round " + lastRound[stream] + " to " + round);
-      }
-      lastRound[stream] = round;
-      notifyAll();
-    }
-
-    private Message preparePostCopy(Message.PostCopySwitch s) throws IOException {
-      PostCopyIncoming pc = vm.postCopy().orElseThrow(() -> new WireException(ErrorCode.REFUSED,
-          "this host cannot run a guest with pages missing"));
-      awaitStreams(s.finalRound());
-      loadDeviceState();
-      long[] missing = s.missing();
-      if (missing.length != (hello.vm().pageCount() + 63) >>> 6) {
-        throw new ProtocolException("POSTCOPY_SWITCH bitmap has " + missing.length + " words for "
-            + hello.vm().pageCount() + " pages");
-      }
-      pc.markMissing(missing);
-      postCopy = new PostCopyDestination(hello.vm().name(), pc, hello.vm().pageSize(), hello.vm().pageCount(),
-          control, Duration.ofMillis(Math.max(1, s.recoveryMillis())));
-      return new Message.Ready(pagesReceived.get(), Optional.empty());
-    }
-
-    /** Resumes the guest with pages missing and receives the rest; returns when post-copy ends. */
-    private void runPostCopy(long switchoverAt) throws IOException {
-      synchronized (this) {
-        if (discarded) {
-          throw new IllegalStateException("incoming VM already discarded");
-        }
-        postCopy.activate();
-        activated = true;
-      }
-      postCopy.confirm(new Message.Resumed(Instant.now(), Duration.ofNanos(System.nanoTime() - switchoverAt)));
-      log.info("VM {} resumed on {} with {} pages still to come", hello.vm().name(), host.info().hostname(),
-          vm.postCopy().map(PostCopyIncoming::missingPages).orElse(0L));
-      for (int i = 1; i < streams.length; i++) {
-        if (streams[i] != null) {
-          streams[i].close();
-        }
-      }
-      if (!postCopy.run(control.reader::next)) {
-        log.error("post-copy of {} ended without every page: the guest is lost", hello.vm().name());
-      }
-    }
-
-    private void loadDeviceState() throws IOException {
-      if (!deviceState.isComplete()) {
-        throw new ProtocolException("switchover before the whole device state arrived");
-      }
-      ByteBuffer state = deviceState.result();
-      byte[] blob = new byte[state.remaining()];
-      state.get(blob);
-      try {
-        vm.loadDeviceState(blob);
-      } catch (RuntimeException e) {
-        throw new WireException(ErrorCode.REFUSED, "device state rejected: " + e.getMessage(), e);
-      }
-    }
-
-    private Message prepareSwitchover(Message.Switchover s) throws IOException {
-      awaitStreams(s.finalRound());
-      loadDeviceState();
-      Optional<Digest> digest = Optional.empty();
-      if (hello.has(Message.Hello.Flag.VERIFY)) {
-        digest = Optional.of(Digest.of(new MemoryDigest(hello.vm().pageSize())
-            .digest(vm.memory(), 0, vm.memory().pageCount())));
-      }
-      return new Message.Ready(pagesReceived.get(), digest);
-    }
-
-    private synchronized void awaitStreams(int finalRound) throws IOException {
-      long deadline = System.nanoTime() + STREAM_WAIT.toNanos();
-      while (true) {
-        if (failure != null) {
-          throw new IOException("a data stream failed: " + failure.getMessage(), failure);
-        }
-        boolean all = true;
-        for (int r : lastRound) {
-          all &= r >= finalRound;
-        }
-        if (all) {
-          return;
-        }
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          throw new ProtocolException("data streams did not deliver round " + finalRound + " within " + STREAM_WAIT);
-        }
-        try {
-          TimeUnit.NANOSECONDS.timedWait(this, left);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException("interrupted", e);
-        }
-      }
-    }
-
-    private synchronized void activate() {
-      if (discarded) {
-        throw new IllegalStateException("incoming VM already discarded");
-      }
-      vm.activate();
-      activated = true;
-      log.info("VM {} resumed on {}", hello.vm().name(), host.info().hostname());
-    }
-
-    /** Ends the migration on a failure of any of its streams. */
-    void fail(Throwable t) {
-      synchronized (this) {
-        if (failure == null) {
-          failure = t;
-        }
-        notifyAll();
-      }
-      if (!activated) {
-        for (Link l : streams) {
-          if (l != null) {
-            l.close();
-          }
-        }
-      }
-    }
-
-    synchronized void discardUnlessActivated() {
-      if (!activated && !discarded) {
-        discarded = true;
-        vm.discard();
-        log.info("discarded the incoming copy of {}", hello.vm().name());
-      }
-      for (Link l : streams) {
-        if (l != null && l != control) {
-          l.close();
-        }
-      }
     }
   }
 }

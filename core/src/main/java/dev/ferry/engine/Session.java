@@ -28,6 +28,7 @@ final class Session implements MigrationSession {
   private static final Logger log = LoggerFactory.getLogger(Session.class);
 
   private final VmId vmId;
+  private final dev.ferry.Ticker ticker;
   private final long startNanos;
   private final CopyOnWriteArrayList<MigrationListener> listeners = new CopyOnWriteArrayList<>();
   private final CompletableFuture<MigrationResult> completion = new CompletableFuture<>();
@@ -39,9 +40,10 @@ final class Session implements MigrationSession {
   private java.util.function.BooleanSupplier postCopyPossible = () -> false; // guarded by this
   private Runnable onCancel = () -> {}; // guarded by this
 
-  Session(VmId vmId, long startNanos, Progress initial) {
+  Session(VmId vmId, dev.ferry.Ticker ticker, Progress initial) {
     this.vmId = vmId;
-    this.startNanos = startNanos;
+    this.ticker = ticker;
+    this.startNanos = ticker.read();
     this.progress = initial;
   }
 
@@ -81,7 +83,11 @@ final class Session implements MigrationSession {
       hook = onCancel;
     }
     log.info("migration of {}: cancel requested", vmId);
-    hook.run();
+    try {
+      hook.run();
+    } catch (RuntimeException e) {
+      log.warn("migration of {}: unblocking it for the cancel failed; it stops at its next check", vmId, e);
+    }
     return true;
   }
 
@@ -136,7 +142,21 @@ final class Session implements MigrationSession {
   }
 
   Duration elapsed() {
-    return Duration.ofNanos(System.nanoTime() - startNanos);
+    return Duration.ofNanos(ticker.read() - startNanos);
+  }
+
+  /** Ticker time at which the session began. */
+  long startNanos() {
+    return startNanos;
+  }
+
+  dev.ferry.Ticker ticker() {
+    return ticker;
+  }
+
+  /** Whether the session has a result. */
+  boolean isDone() {
+    return completion.isDone();
   }
 
   void publish(Progress p) {
@@ -152,20 +172,33 @@ final class Session implements MigrationSession {
     emit(new MigrationEvent.PhaseChanged(elapsed(), from, next));
   }
 
+  /**
+   * Delivers an event to every listener. Whatever a listener throws, an {@link Error} included, is
+   * logged and dropped: the migration's path to its result must not depend on application code.
+   */
   void emit(MigrationEvent event) {
     for (MigrationListener l : listeners) {
       try {
         l.onEvent(event);
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
         log.warn("migration listener {} failed on {}", l, event, e);
       }
     }
   }
 
+  /**
+   * Completes the session with {@code result}: the last events, then the future. Completes the
+   * future even if the events fail. Idempotent: only the first result counts.
+   */
   void finish(MigrationResult result) {
-    phase(Phase.ENDED);
-    emit(new MigrationEvent.Finished(elapsed(), result));
-    listeners.clear();
-    completion.complete(result);
+    try {
+      phase(Phase.ENDED);
+      emit(new MigrationEvent.Finished(elapsed(), result));
+    } catch (Throwable t) {
+      log.warn("migration of {}: delivering the last events failed", vmId, t);
+    } finally {
+      listeners.clear();
+      completion.complete(result);
+    }
   }
 }

@@ -13,7 +13,9 @@ import java.io.IOException;
  * <p>The page loop walks the round's bitmap a word at a time and clears the lowest set bit with
  * {@code word & (word - 1)}: no allocation, no lock, no syscall per page; a frame (64 pages by
  * default) is one write. The rate limiter is charged with each frame's real size after it is
- * written, which paces the stream at frame granularity. The abort check runs once per frame.
+ * written, which paces the stream at frame granularity. The abort check runs once per frame. Each
+ * frame is written under the link's write lock, so a keepalive can slip in between two frames of
+ * the control stream but never inside one.
  * Not thread-safe: one thread per stream.
  */
 final class StreamSender {
@@ -61,8 +63,6 @@ final class StreamSender {
       return;
     }
     abortCheck.run();
-    long before = link.writer.bytesWritten();
-    encoder.flush(link.writer);
-    limiter.acquire(link.writer.bytesWritten() - before);
+    limiter.acquire(link.sendPages(encoder));
   }
 }

@@ -240,7 +240,7 @@ class HypervisorDrivenMigrationTest {
   }
 
   @Test
-  void start_everySettingIsPassedToTheHypervisor() {
+  void start_everySettingIsPassedToTheHypervisor() throws Exception {
     ScriptedJob job = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
     job.holdAtEnd = true;
     FakeVm vm = new FakeVm(job);
@@ -250,6 +250,7 @@ class HypervisorDrivenMigrationTest {
     assertThat(vm.request.bandwidth()).isEqualTo(Bandwidth.mibps(8));
     assertThat(vm.request.flags()).contains(HypervisorMigration.Flag.LIVE, HypervisorMigration.Flag.POST_COPY);
     s.cancel();
+    assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
   }
 
   @Test

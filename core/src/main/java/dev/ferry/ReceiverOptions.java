@@ -1,0 +1,227 @@
+package dev.ferry;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ThreadFactory;
+import java.util.function.Consumer;
+
+/**
+ * How a {@link MigrationReceiver} takes migrations: who may send them, how long a peer may stay
+ * silent, and how much any peer may make it hold. Immutable and thread-safe; build one with
+ * {@link #builder()}. The defaults:
+ *
+ * <ul>
+ *   <li>no token (any source on the network may migrate here: only on a trusted network);
+ *   <li>a peer timeout of 10 s: a source that sends nothing (it sends a keepalive at least every
+ *       quarter of that) or takes nothing for that long is gone, and its migration ends here;
+ *   <li>10 s for a connection to finish its handshake;
+ *   <li>at most 4 migrations received at once, 16 streams each, and 64 connections in all
+ *       (handshakes, streams and questions counted): each refusal is an ERROR to the peer that says
+ *       which bound it hit;
+ *   <li>the outcome of the last 1,024 sessions kept for 10 minutes, for sources that ask what became
+ *       of a commit they could not confirm;
+ *   <li>the system {@link Ticker} and platform threads; no listener.
+ * </ul>
+ */
+public final class ReceiverOptions {
+  private static final ReceiverOptions DEFAULTS = builder().build();
+
+  private final String token;
+  private final Duration peerTimeout;
+  private final Duration handshakeTimeout;
+  private final int maxSessions;
+  private final int maxStreams;
+  private final int maxConnections;
+  private final int rememberedSessions;
+  private final Duration rememberFor;
+  private final Ticker ticker;
+  private final ThreadFactory threadFactory;
+  private final Consumer<ReceivedMigration> listener;
+
+  private ReceiverOptions(Builder b) {
+    this.token = b.token;
+    this.peerTimeout = b.peerTimeout;
+    this.handshakeTimeout = b.handshakeTimeout;
+    this.maxSessions = b.maxSessions;
+    this.maxStreams = b.maxStreams;
+    this.maxConnections = b.maxConnections;
+    this.rememberedSessions = b.rememberedSessions;
+    this.rememberFor = b.rememberFor;
+    this.ticker = b.ticker;
+    this.threadFactory = b.threadFactory;
+    this.listener = b.listener;
+  }
+
+  /** The defaults listed above. */
+  public static ReceiverOptions defaults() {
+    return DEFAULTS;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The shared secret a source must present; empty to accept any source. */
+  public String token() {
+    return token;
+  }
+
+  /** How long a peer may leave a read or a write of ours waiting. */
+  public Duration peerTimeout() {
+    return peerTimeout;
+  }
+
+  /** How long a new connection has to say what it is (HELLO, JOIN, RECOVER or QUERY). */
+  public Duration handshakeTimeout() {
+    return handshakeTimeout;
+  }
+
+  /** Migrations received at once; the next source is told BUSY. */
+  public int maxSessions() {
+    return maxSessions;
+  }
+
+  /** Streams one migration may open. */
+  public int maxStreams() {
+    return maxStreams;
+  }
+
+  /** Connections open at once, of every kind. */
+  public int maxConnections() {
+    return maxConnections;
+  }
+
+  /** How many ended sessions are remembered for sources that ask about them. */
+  public int rememberedSessions() {
+    return rememberedSessions;
+  }
+
+  /** How long an ended session is remembered. */
+  public Duration rememberFor() {
+    return rememberFor;
+  }
+
+  public Ticker ticker() {
+    return ticker;
+  }
+
+  public ThreadFactory threadFactory() {
+    return threadFactory;
+  }
+
+  /**
+   * Called, on the receiver's own thread, each time an incoming migration ends: arrived (the guest
+   * runs here with all its memory: after post-copy has completed, when it used post-copy), discarded
+   * or lost. Exceptions it throws are logged and ignored.
+   */
+  public Consumer<ReceivedMigration> listener() {
+    return listener;
+  }
+
+  @Override
+  public String toString() {
+    return "ReceiverOptions[token=" + (token.isEmpty() ? "none" : "***") + ", peerTimeout=" + peerTimeout.toMillis()
+        + "ms, handshakeTimeout=" + handshakeTimeout.toMillis() + "ms, maxSessions=" + maxSessions + ", maxStreams="
+        + maxStreams + ", maxConnections=" + maxConnections + "]";
+  }
+
+  /** Builds {@link ReceiverOptions}. Not thread-safe. Each setter checks its argument at once. */
+  public static final class Builder {
+    private String token = "";
+    private Duration peerTimeout = Duration.ofSeconds(10);
+    private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private int maxSessions = 4;
+    private int maxStreams = 16;
+    private int maxConnections = 64;
+    private int rememberedSessions = 1024;
+    private Duration rememberFor = Duration.ofMinutes(10);
+    private Ticker ticker = Ticker.system();
+    private ThreadFactory threadFactory = Thread::new;
+    private Consumer<ReceivedMigration> listener = r -> {};
+
+    private Builder() {}
+
+    public Builder token(String token) {
+      this.token = Objects.requireNonNull(token, "token");
+      return this;
+    }
+
+    /** At least 100 ms. */
+    public Builder peerTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "peerTimeout");
+      if (timeout.toMillis() < 100) {
+        throw new IllegalArgumentException("peer timeout must be at least 100 ms: " + timeout);
+      }
+      this.peerTimeout = timeout;
+      return this;
+    }
+
+    public Builder handshakeTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "handshakeTimeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("handshake timeout must be positive: " + timeout);
+      }
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /** 1 to 1,024. */
+    public Builder maxSessions(int n) {
+      this.maxSessions = range(n, 1, 1024, "max sessions");
+      return this;
+    }
+
+    /** 1 to 16, what {@link MigrationOptions.Builder#streams} allows. */
+    public Builder maxStreams(int n) {
+      this.maxStreams = range(n, 1, 16, "max streams");
+      return this;
+    }
+
+    /** 2 to 65,536. */
+    public Builder maxConnections(int n) {
+      this.maxConnections = range(n, 2, 65536, "max connections");
+      return this;
+    }
+
+    /** 0 to 1,000,000. */
+    public Builder rememberedSessions(int n) {
+      this.rememberedSessions = range(n, 0, 1_000_000, "remembered sessions");
+      return this;
+    }
+
+    public Builder rememberFor(Duration d) {
+      Objects.requireNonNull(d, "rememberFor");
+      if (d.isNegative()) {
+        throw new IllegalArgumentException("rememberFor must not be negative: " + d);
+      }
+      this.rememberFor = d;
+      return this;
+    }
+
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    public Builder threadFactory(ThreadFactory factory) {
+      this.threadFactory = Objects.requireNonNull(factory, "threadFactory");
+      return this;
+    }
+
+    public Builder listener(Consumer<ReceivedMigration> listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    public ReceiverOptions build() {
+      return new ReceiverOptions(this);
+    }
+
+    private static int range(int n, int lo, int hi, String what) {
+      if (n < lo || n > hi) {
+        throw new IllegalArgumentException(what + " must be " + lo + " to " + hi + ": " + n);
+      }
+      return n;
+    }
+  }
+}
