@@ -21,6 +21,7 @@ import java.util.Optional;
  * @param verified whether source and destination memory were compared while paused and found equal
  * @param actions what the convergence policy and the engine decided, in order, as text
  * @param postCopy what post-copy did, when the migration switched to it
+ * @param downtimeBreakdown where the downtime went, part by part, when the engine measured it
  */
 public record MigrationResult(
     VmId vmId,
@@ -33,7 +34,8 @@ public record MigrationResult(
     List<RoundStats> rounds,
     boolean verified,
     List<String> actions,
-    Optional<PostCopyStats> postCopy) {
+    Optional<PostCopyStats> postCopy,
+    Optional<DowntimeBreakdown> downtimeBreakdown) {
 
   public MigrationResult {
     Objects.requireNonNull(vmId, "vmId");
@@ -44,9 +46,18 @@ public record MigrationResult(
     rounds = List.copyOf(rounds);
     actions = List.copyOf(actions);
     Objects.requireNonNull(postCopy, "postCopy");
+    Objects.requireNonNull(downtimeBreakdown, "downtimeBreakdown");
     if ((outcome == Outcome.COMPLETED) == cause.isPresent()) {
       throw new IllegalArgumentException("a completed migration has no cause; any other outcome has one");
     }
+  }
+
+  /** A result without a breakdown of its downtime. */
+  public MigrationResult(VmId vmId, Outcome outcome, Optional<MigrationException> cause, Duration downtime,
+      Duration totalTime, long bytesOnWire, long pagesSent, List<RoundStats> rounds, boolean verified,
+      List<String> actions, Optional<PostCopyStats> postCopy) {
+    this(vmId, outcome, cause, downtime, totalTime, bytesOnWire, pagesSent, rounds, verified, actions, postCopy,
+        Optional.empty());
   }
 
   /** A result of a migration that did not use post-copy. */
