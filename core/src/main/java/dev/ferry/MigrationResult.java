@@ -13,7 +13,11 @@ import java.util.Optional;
  * @param outcome how it ended and, so, where the VM runs now
  * @param cause why it did not complete; empty when {@link Outcome#COMPLETED}
  * @param downtime how long the guest was paused: from the source's pause to the destination's
- *     resume (for a rolled-back migration, to the source's resume); zero if it never paused
+ *     confirmation that it runs the guest (for a rolled-back migration, to the source's resume); zero
+ *     if it never paused; empty when it was not measured (a hypervisor that keeps no figure), and
+ *     then {@code downtimeUnknown} says why
+ * @param downtimeUnknown why the downtime is not known; present exactly when {@code downtime} is
+ *     empty
  * @param totalTime from the start of the migration to its end
  * @param bytesOnWire bytes sent to the destination, framing included
  * @param pagesSent pages sent, all rounds counted
@@ -27,7 +31,8 @@ public record MigrationResult(
     VmId vmId,
     Outcome outcome,
     Optional<MigrationException> cause,
-    Duration downtime,
+    Optional<Duration> downtime,
+    Optional<String> downtimeUnknown,
     Duration totalTime,
     long bytesOnWire,
     long pagesSent,
@@ -42,6 +47,11 @@ public record MigrationResult(
     Objects.requireNonNull(outcome, "outcome");
     Objects.requireNonNull(cause, "cause");
     Objects.requireNonNull(downtime, "downtime");
+    Objects.requireNonNull(downtimeUnknown, "downtimeUnknown");
+    if (downtime.isPresent() == downtimeUnknown.isPresent()) {
+      throw new IllegalArgumentException("a downtime is either measured or unknown with a reason: " + downtime
+          + ", " + downtimeUnknown);
+    }
     Objects.requireNonNull(totalTime, "totalTime");
     rounds = List.copyOf(rounds);
     actions = List.copyOf(actions);
@@ -52,7 +62,15 @@ public record MigrationResult(
     }
   }
 
-  /** A result without a breakdown of its downtime. */
+  /** A result with a measured downtime. */
+  public MigrationResult(VmId vmId, Outcome outcome, Optional<MigrationException> cause, Duration downtime,
+      Duration totalTime, long bytesOnWire, long pagesSent, List<RoundStats> rounds, boolean verified,
+      List<String> actions, Optional<PostCopyStats> postCopy, Optional<DowntimeBreakdown> downtimeBreakdown) {
+    this(vmId, outcome, cause, Optional.of(downtime), Optional.empty(), totalTime, bytesOnWire, pagesSent, rounds,
+        verified, actions, postCopy, downtimeBreakdown);
+  }
+
+  /** A result with a measured downtime and no breakdown of it. */
   public MigrationResult(VmId vmId, Outcome outcome, Optional<MigrationException> cause, Duration downtime,
       Duration totalTime, long bytesOnWire, long pagesSent, List<RoundStats> rounds, boolean verified,
       List<String> actions, Optional<PostCopyStats> postCopy) {
@@ -66,6 +84,16 @@ public record MigrationResult(
       List<String> actions) {
     this(vmId, outcome, cause, downtime, totalTime, bytesOnWire, pagesSent, rounds, verified, actions,
         Optional.empty());
+  }
+
+  /** The downtime in milliseconds, or -1 when it is not known (for tables and logs; see {@link #downtime()}). */
+  public long downtimeMillisOrMinusOne() {
+    return downtime.map(Duration::toMillis).orElse(-1L);
+  }
+
+  /** The downtime as text: "232 ms", or "unknown (why)". */
+  public String downtimeText() {
+    return downtime.map(d -> d.toMillis() + " ms").orElseGet(() -> "unknown (" + downtimeUnknown.orElse("") + ")");
   }
 
   /** Whether the VM now runs on the destination. */

@@ -172,9 +172,9 @@ final class Scenarios {
       steps.add(paren > 0 ? a.substring(0, paren) : a);
     }
     return new Row(sc.name(), policyName, r.outcome().name() + (r.postCopy().isPresent() ? "+PC" : ""),
-        r.totalTime().toNanos() / 1e9, r.downtime().toMillis(), r.bytesOnWire(), r.roundCount(), slowdown, maxThrottle,
+        r.totalTime().toNanos() / 1e9, r.downtimeMillisOrMinusOne(), r.bytesOnWire(), r.roundCount(), slowdown, maxThrottle,
         r.postCopy().map(pc -> pc.faults()).orElse(0L), r.postCopy().map(pc -> pc.blockedTotal().toMillis()).orElse(0L),
-        completed && r.downtime().compareTo(LIMIT) <= 0, completed && r.totalTime().compareTo(scale.deadline()) <= 0,
+        completed && r.downtime().map(d -> d.compareTo(LIMIT) <= 0).orElse(false), completed && r.totalTime().compareTo(scale.deadline()) <= 0,
         compact(steps));
   }
 

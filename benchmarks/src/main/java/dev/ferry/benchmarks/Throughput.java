@@ -251,7 +251,7 @@ final class Throughput {
       String detail = String.format(Locale.ROOT,
           "process CPU %.2f s; round 0: %.3f s = %.2f GB/s; %d rounds, %d pages, %.3f GB on the wire, downtime %d ms, %d k page faults",
           cpu / 1e9, round0 / 1e9, gbps(r.rounds().get(0).pagesSent() * vm.description().pageSize(), round0), r.roundCount(), r.pagesSent(),
-          r.bytesOnWire() / 1e9, r.downtime().toMillis(), faults / 1000);
+          r.bytesOnWire() / 1e9, r.downtimeMillisOrMinusOne(), faults / 1000);
       return new Run(r.totalTime().toNanos(), detail);
     } finally {
       sa.destroy();

@@ -249,8 +249,8 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
             "the migration ended without a result; see the log")), Duration.ZERO, session.elapsed(), 0, 0,
             List.of(), false, List.of());
       }
-      log.info("migration of {} ended: {} in {} ms, downtime {} ms, {} rounds, {} bytes", desc.name(),
-          result.outcome(), result.totalTime().toMillis(), result.downtime().toMillis(), result.roundCount(),
+      log.info("migration of {} ended: {} in {} ms, downtime {}, {} rounds, {} bytes", desc.name(),
+          result.outcome(), result.totalTime().toMillis(), result.downtimeText(), result.roundCount(),
           result.bytesOnWire());
       session.finish(result);
     }

@@ -136,8 +136,8 @@ public final class SourceMigration implements Runnable {
         result = fallback();
       }
       MigrationSlots.releaseVm(c.desc.id());
-      log.info("migration of {} ended: {} in {} ms, downtime {} ms, {} rounds, {} bytes on the wire", c.name(),
-          result.outcome(), result.totalTime().toMillis(), result.downtime().toMillis(), result.roundCount(),
+      log.info("migration of {} ended: {} in {} ms, downtime {}, {} rounds, {} bytes on the wire", c.name(),
+          result.outcome(), result.totalTime().toMillis(), result.downtimeText(), result.roundCount(),
           result.bytesOnWire());
       c.session.finish(result);
     }

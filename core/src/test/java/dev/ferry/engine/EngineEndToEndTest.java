@@ -97,7 +97,7 @@ class EngineEndToEndTest {
       Thread.sleep(200);
       assertThat(moved.writesDone()).as("the workload keeps writing on the destination").isGreaterThan(before);
     }
-    assertThat(r.downtime()).isLessThanOrEqualTo(limit).isPositive();
+    assertThat(r.downtime().orElseThrow()).isLessThanOrEqualTo(limit).isPositive();
     assertThat(r.rounds()).isNotEmpty();
     assertThat(r.bytesOnWire()).isPositive();
   }

@@ -135,7 +135,7 @@ class PostCopyEndToEndTest {
     MigrationResult r = s.completion().get(60, TimeUnit.SECONDS);
 
     assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
-    assertThat(r.downtime()).isLessThan(Duration.ofMillis(100)).isPositive();
+    assertThat(r.downtime().orElseThrow()).isLessThan(Duration.ofMillis(100)).isPositive();
     PostCopyStats pc = r.postCopy().orElseThrow();
     assertThat(pc.faults()).as("vCPUs blocked on missing pages").isPositive();
     assertThat(pc.pagesRequested()).as("pages served on demand").isPositive();

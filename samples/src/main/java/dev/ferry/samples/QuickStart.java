@@ -145,9 +145,9 @@ final class QuickStart implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "destination: VM %s is %s and still writing (%,d writes in 200 ms)%n",
             moved.name(), moved.state(), moved.writesDone() - before);
       }
-      System.out.printf(Locale.ROOT, "planned: %s%nactual:  %s in %.1f s, downtime %d ms, %d round(s), %s sent, "
+      System.out.printf(Locale.ROOT, "planned: %s%nactual:  %s in %.1f s, downtime %s, %d round(s), %s sent, "
           + "guest slowdown %.1f s%n", plan.summary(), r.outcome(), r.totalTime().toMillis() / 1e3,
-          r.downtime().toMillis(), r.roundCount(), DataSize.bytes(r.bytesOnWire()), r.guestSlowdown().toMillis() / 1e3);
+          r.downtimeText(), r.roundCount(), DataSize.bytes(r.bytesOnWire()), r.guestSlowdown().toMillis() / 1e3);
       System.out.println(json(r, spec.memory().bytes()));
       return r.completed() ? 0 : 1;
     }
@@ -247,8 +247,8 @@ final class QuickStart implements Callable<Integer> {
           pc.pagesMissing(), pc.stats().pagesRequested(), pc.stats().pagesPrepaged(), pc.stats().pagesPushed());
     } else if (e instanceof MigrationEvent.Finished f) {
       MigrationResult r = f.result();
-      System.out.printf("finished: %s in %d ms, downtime %d ms, %d rounds, %s on the wire%s%n", r.outcome(),
-          r.totalTime().toMillis(), r.downtime().toMillis(), r.roundCount(), DataSize.bytes(r.bytesOnWire()),
+      System.out.printf("finished: %s in %d ms, downtime %s, %d rounds, %s on the wire%s%n", r.outcome(),
+          r.totalTime().toMillis(), r.downtimeText(), r.roundCount(), DataSize.bytes(r.bytesOnWire()),
           r.cause().map(c -> ": " + c.getMessage()).orElse(""));
     }
   }
@@ -257,7 +257,9 @@ final class QuickStart implements Callable<Integer> {
     StringBuilder sb = new StringBuilder("{");
     sb.append("\"outcome\":\"").append(r.outcome()).append('"');
     sb.append(",\"totalMs\":").append(r.totalTime().toMillis());
-    sb.append(",\"downtimeMs\":").append(r.downtime().toMillis());
+    sb.append(",\"downtimeMs\":").append(r.downtime().map(d -> String.valueOf(d.toMillis())).orElse("null"));
+    r.downtimeUnknown().ifPresent(why -> sb.append(",\"downtimeUnknown\":\"").append(why.replace("\"", "'"))
+        .append('"'));
     sb.append(",\"rounds\":").append(r.roundCount());
     sb.append(",\"bytesSent\":").append(r.bytesOnWire());
     sb.append(",\"pagesSent\":").append(r.pagesSent());
