@@ -6,6 +6,7 @@ import dev.ferry.Host;
 import dev.ferry.MigrationEvent;
 import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationReceiver;
+import dev.ferry.ReceivedMigration;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationSession;
 import dev.ferry.MigrationTarget;
@@ -80,7 +81,7 @@ final class QuickStart implements Callable<Integer> {
   boolean zeroMemory;
 
   @Option(names = "--listen", paramLabel = "HOST:PORT",
-      description = "Run only the destination, receiving on this address, and exit once the VM runs here.")
+      description = "Run only the destination, receiving on this address, and exit once the VM runs here with all its memory (after post-copy, if it switched).")
   String listen;
 
   @Option(names = "--connect", paramLabel = "HOST:PORT",
@@ -157,19 +158,23 @@ final class QuickStart implements Callable<Integer> {
     try (Host b = Ferry.connect("sim://" + DEST)) {
       MigrationReceiver receiver = b.listen(target(listen).address(), token);
       System.out.printf("destination: receiving migrations on %s%n", receiver.address());
-      long deadlineNanos = System.nanoTime() + Durations.parse(waitFor).toNanos();
-      while (b.vms().isEmpty()) {
-        if (System.nanoTime() > deadlineNanos) {
-          System.out.println("destination: no VM arrived within " + waitFor);
-          return 1;
-        }
-        Thread.sleep(20);
+      // An incoming migration has ended only when the guest runs here with all of its memory: after
+      // post-copy has completed, when it switched to post-copy. Until then this process must not exit.
+      if (!receiver.awaitReceived(1, Durations.parse(waitFor))) {
+        System.out.println("destination: no migration ended here within " + waitFor);
+        return 1;
       }
-      SimVm moved = SimHost.named(DEST).vms().get(0);
+      ReceivedMigration in = receiver.received().get(0);
+      if (in.outcome() != ReceivedMigration.Outcome.ARRIVED) {
+        System.out.printf("destination: the migration of %s ended %s: %s%n", in.vmName(), in.outcome(), in.detail());
+        return 1;
+      }
+      SimVm moved = SimHost.named(DEST).vm(in.vmName()).orElseThrow();
       long before = moved.writesDone();
       Thread.sleep(200);
-      System.out.printf(Locale.ROOT, "destination: VM %s arrived; it is %s and writing (%,d writes in 200 ms)%n",
-          moved.name(), moved.state(), moved.writesDone() - before);
+      System.out.printf(Locale.ROOT, "destination: VM %s arrived with all its memory in %d ms; it is %s and writing "
+          + "(%,d writes in 200 ms)%n", moved.name(), in.duration().toMillis(), moved.state(),
+          moved.writesDone() - before);
       return 0;
     }
   }
