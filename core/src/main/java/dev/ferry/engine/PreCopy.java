@@ -50,6 +50,12 @@ final class PreCopy implements Controller.Plane {
   private long lastRoundSentBytes;
   private long guestBytesSent;
   private boolean logStarted;
+  private long roundUnderWay;
+  private long roundPages;
+  private long lastDirtyRate;
+  private Duration lastExpected = Duration.ZERO;
+  private long lastPublishNanos;
+  private Thread migrationThread;
 
   PreCopy(SourceContext c, Handshake.Opened opened, RoundSender sender, SwitchoverModel model) {
     this.c = c;
@@ -71,11 +77,18 @@ final class PreCopy implements Controller.Plane {
     long lastSync = c.now();
     fillAll();
     long round = 0;
+    migrationThread = Thread.currentThread();
+    Runnable check = () -> {
+      checkCancel.run();
+      publishMidRound();
+    };
+    roundPages = c.pageCount;
     while (true) {
       checkCancel.run();
       int throttleNow = c.throttleNow();
       long t0 = c.now();
-      RoundTotals sent = sender.send(round, bitmap, checkCancel);
+      roundUnderWay = round;
+      RoundTotals sent = sender.send(round, bitmap, check);
       long t1 = c.now();
       if (t1 - t0 < MIN_ROUND_NANOS) {
         sleepNanos(MIN_ROUND_NANOS - (t1 - t0));
@@ -90,6 +103,9 @@ final class PreCopy implements Controller.Plane {
       lastRoundSentBytes = sent.pages * c.pageSize;
       trackWorkingSet();
       Duration expected = model.predict(dirty, sender.bandwidth()).total();
+      roundPages = dirty;
+      lastDirtyRate = dirtyRate;
+      lastExpected = expected;
       RoundStats stats = new RoundStats(round, false, sent.pages, sent.zeroPages, sent.wireBytes,
           Duration.ofNanos(t1 - t0), Bandwidth.of(sent.pages * c.pageSize, Duration.ofNanos(t1 - t0)),
           dirty, dirtyRate, expected, throttleNow);
@@ -111,6 +127,30 @@ final class PreCopy implements Controller.Plane {
         return new Ending(v.kind(), round);
       }
     }
+  }
+
+  /**
+   * During a long round, at most every 100 ms: the progress so far, the round under way with the
+   * pages it has sent, so that a watcher sees a round 0 of many seconds move. Only from the
+   * migration's own thread (the page loop of stream 0).
+   */
+  private void publishMidRound() {
+    if (Thread.currentThread() != migrationThread) {
+      return;
+    }
+    long now = c.now();
+    if (now - lastPublishNanos < 100_000_000L) {
+      return;
+    }
+    lastPublishNanos = now;
+    long sentNow = sender.sentThisRound();
+    long left = Math.max(0, roundPages - sentNow);
+    Progress p = progress(roundUnderWay, left, lastDirtyRate, lastExpected, Phase.PRE_COPY);
+    c.session.publish(new Progress(p.phase(), p.round(), p.elapsed(), p.total(),
+        DataSize.bytes(guestBytesSent + sentNow * c.pageSize), p.remaining(), p.dirtyRatePagesPerSecond(),
+        p.pageSize(), p.workingSet(), p.bandwidth(), p.expectedDowntime(), p.downtimeLimit(), p.bandwidthLimit(),
+        p.throttlePercent(), p.deadline(), p.maxDowntime(), p.lastRoundSent(), p.stalledRounds(), p.sinceProgress(),
+        p.throttleAvailable(), p.postCopyAvailable()));
   }
 
   /** For a quick migration: every page is in the one and only round. */

@@ -38,16 +38,22 @@ final class RoundSender implements AutoCloseable {
   private long sentBytesForRate;
   private long sentNanosForRate;
   private long pagesSent;
+  private final java.util.concurrent.atomic.AtomicLong sentThisRound = new java.util.concurrent.atomic.AtomicLong();
 
   RoundSender(SourceContext c, Handshake.Opened opened) {
     this.c = c;
     this.opened = opened;
     for (Link l : opened.links()) {
-      senders.add(new StreamSender(l, c.pageSize, c.compression(), c.limiter));
+      senders.add(new StreamSender(l, c.pageSize, c.compression(), c.limiter, sentThisRound));
     }
     int n = senders.size();
     this.workers = n <= 1 ? null : Executors.newFixedThreadPool(n - 1,
         r -> EngineThreads.daemon(c.threads, r, "ferry-stream-" + c.name()));
+  }
+
+  /** Pages the streams have sent so far in the round under way (read from any thread). */
+  long sentThisRound() {
+    return sentThisRound.get();
   }
 
   /** Pages sent so far, every round counted. */
@@ -57,6 +63,7 @@ final class RoundSender implements AutoCloseable {
 
   /** Sends the pages set in {@code bitmap} as round {@code round}. */
   RoundTotals send(long round, long[] bitmap, Runnable checkCancel) {
+    sentThisRound.set(0);
     RoundTotals totals = new RoundTotals();
     int n = senders.size();
     try {

@@ -22,11 +22,15 @@ final class StreamSender {
   private final Link link;
   private final PageBatchEncoder encoder;
   private final RateLimiter limiter;
+  private final java.util.concurrent.atomic.AtomicLong sentThisRound;
 
-  StreamSender(Link link, int pageSize, WireCompression compression, RateLimiter limiter) {
+  /** @param sentThisRound counts the pages every stream has sent in the current round, for progress */
+  StreamSender(Link link, int pageSize, WireCompression compression, RateLimiter limiter,
+      java.util.concurrent.atomic.AtomicLong sentThisRound) {
     this.link = link;
     this.encoder = new PageBatchEncoder(pageSize, compression);
     this.limiter = limiter;
+    this.sentThisRound = sentThisRound;
   }
 
   RoundTotals sendRound(int round, long[] bitmap, long pageCount, GuestMemory memory, int stream,
@@ -63,6 +67,8 @@ final class StreamSender {
       return;
     }
     abortCheck.run();
+    int pages = encoder.size();
     limiter.acquire(link.sendPages(encoder));
+    sentThisRound.addAndGet(pages);
   }
 }

@@ -166,18 +166,25 @@ class EngineEndToEndTest {
   void cancel_inRoundZero_sourceKeepsRunningAndDestinationIsEmpty() throws Exception {
     SimVm sim = filled(vm("cancel0", DataSize.mib(64), Workload.uniform(2000)));
     ObservedVm vm = new ObservedVm(sim);
-    // 64 MiB at 20 MB/s: round 0 takes over three seconds.
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    // 64 MiB at 20 MB/s: round 0 takes over three seconds; progress is published during it.
     MigrationSession s = SourceMigration.start(source.info(), vm, receiver.target(),
-        MigrationOptions.builder().bandwidthLimit(Bandwidth.mbps(20)).build());
-    while (s.progress().transferred().bytes() < DataSize.mib(4).bytes() && !s.completion().isDone()) {
+        MigrationOptions.builder().bandwidthLimit(Bandwidth.mbps(20)).listener(events::add).build());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (s.progress().transferred().bytes() < DataSize.mib(4).bytes() && !s.completion().isDone()
+        && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
     assertThat(s.phase()).isEqualTo(Phase.PRE_COPY);
-    assertThat(s.progress().round()).isZero();
+    assertThat(s.progress().round()).as("the round under way").isZero();
+    assertThat(events).as("round 0 has not ended").noneMatch(MigrationEvent.RoundCompleted.class::isInstance);
     assertThat(s.cancel()).isTrue();
     MigrationResult r = s.completion().get(20, TimeUnit.SECONDS);
     assertThat(r.outcome()).isEqualTo(Outcome.CANCELLED);
     assertThat(r.cause()).containsInstanceOf(MigrationCancelledException.class);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("cancelled in PRE_COPY after 0 round(s)");
+    assertThat(r.rounds()).as("cancelled before round 0 ended").isEmpty();
+    assertThat(r.bytesOnWire()).isBetween(DataSize.mib(4).bytes(), DataSize.mib(60).bytes());
     assertThat(vm.pauses).isZero();
     assertRolledBack(r, sim);
   }
