@@ -75,7 +75,8 @@ final class LinkWatchdog implements AutoCloseable {
         }
       }, tick, tick, TimeUnit.NANOSECONDS);
       checker = c;
-      pinger = new ThreadPoolExecutor(1, 1, 0, TimeUnit.NANOSECONDS, new LinkedBlockingQueue<>(),
+      // No thread while there is nothing to ping: the one thread ends after a peer timeout of idleness.
+      pinger = new ThreadPoolExecutor(0, 1, timeoutNanos, TimeUnit.NANOSECONDS, new LinkedBlockingQueue<>(),
           r -> EngineThreads.daemon(threads, r, "ferry-keepalive-" + name));
     }
     return this;
