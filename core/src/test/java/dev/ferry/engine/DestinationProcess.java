@@ -18,9 +18,10 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs a {@link RemoteDestination} in a child JVM and does to it what a test needs: wait for its
- * lines, kill it with SIGKILL, stop it with SIGSTOP and let it go on with SIGCONT, ask its status.
- * {@link #close()} always continues and kills it, so no child outlives its test.
+ * Runs a {@link RemoteDestination} (or a {@link RemoteSource}) in a child JVM and does to it what a
+ * test needs: wait for its lines, kill it with SIGKILL, stop it with SIGSTOP and let it go on with
+ * SIGCONT, ask its status. {@link #close()} always continues and kills it, so no child outlives its
+ * test.
  */
 final class DestinationProcess implements AutoCloseable {
   private final Process process;
@@ -29,11 +30,12 @@ final class DestinationProcess implements AutoCloseable {
   private final int port;
   private final List<String> all = new ArrayList<>();
 
-  private DestinationProcess(String host, Duration peerTimeout, String hook, boolean block) throws IOException {
+  private DestinationProcess(Class<?> main, boolean listens, String... args) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx256m", "-cp", cp, RemoteDestination.class.getName(), host,
-        String.valueOf(peerTimeout.toMillis()), hook, block ? "block" : "mark");
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", cp, main.getName()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.redirectErrorStream(true);
     process = pb.start();
     stdin = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
@@ -53,12 +55,20 @@ final class DestinationProcess implements AutoCloseable {
     }, "test-child-reader");
     reader.setDaemon(true);
     reader.start();
-    String p = awaitLine("PORT ", Duration.ofSeconds(30));
-    port = Integer.parseInt(p.substring(5).trim());
+    port = listens ? Integer.parseInt(awaitLine("PORT ", Duration.ofSeconds(30)).substring(5).trim()) : -1;
   }
 
+  /** A destination host listening on a free port of 127.0.0.1 (see {@link RemoteDestination}). */
   static DestinationProcess start(String host, Duration peerTimeout, String hook, boolean block) throws IOException {
-    return new DestinationProcess(host, peerTimeout, hook, block);
+    return new DestinationProcess(RemoteDestination.class, true, host, String.valueOf(peerTimeout.toMillis()), hook,
+        block ? "block" : "mark");
+  }
+
+  /** A source migrating to {@code port} (see {@link RemoteSource}). */
+  static DestinationProcess source(int port, Duration peerTimeout, long hold, boolean postCopy, Duration recovery)
+      throws IOException {
+    return new DestinationProcess(RemoteSource.class, false, String.valueOf(port), String.valueOf(peerTimeout.toMillis()),
+        String.valueOf(hold), postCopy ? "post-copy" : "stop-and-copy", String.valueOf(recovery.toMillis()));
   }
 
   InetSocketAddress address() {
