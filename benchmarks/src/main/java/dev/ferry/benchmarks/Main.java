@@ -31,6 +31,7 @@ public final class Main {
       case "throughput" -> System.exit(Throughput.run(rest, System.out));
       case "jmh" -> Jmh.run(rest);
       case "scenarios" -> System.exit(Scenarios.run(rest, System.out));
+      case "soak" -> System.exit(Soak.run(rest, System.out));
       default -> {
         System.err.println("unknown command '" + args[0] + "'");
         usage(System.err);
@@ -52,6 +53,9 @@ public final class Main {
     out.println("      the convergence table: five guest behaviours x every built-in policy on sim over");
     out.println("      loopback TCP with a bandwidth limit, then measured pre-copy vs the analytic model;");
     out.println("      CSV to benchmarks/target/scenarios-{full,quick}.csv. --quick: under two minutes.");
+    out.println("  soak [--count 200] [--memory 64MiB]");
+    out.println("      one busy VM migrated back and forth between two sim hosts; threads, file descriptors,");
+    out.println("      direct memory and heap after every tenth migration, the 10th against the last.");
     out.println("  jmh [regex] [JMH options]");
     out.println("      JMH micro-benchmarks of the page codec (dev.ferry.benchmarks.jmh); short default");
     out.println("      iterations (-wi 3 -i 5 -w 1s -r 1s -f 1) unless given. 'jmh -h' for JMH's options.");
