@@ -30,6 +30,22 @@ public sealed interface MigrationEvent {
    */
   record PostCopyProgress(Duration elapsed, long pagesMissing, PostCopyStats stats) implements MigrationEvent {}
 
+  /**
+   * Verification found that the source's memory, frozen at the pause, differs from what was sent:
+   * writes its dirty log did not report. The guest runs on the destination with stale copies of
+   * those pages; the source copy is kept paused, not released.
+   *
+   * @param pages how many pages differ
+   * @param firstPages the first of them (at most 16)
+   * @param reason the whole finding, in words
+   */
+  record VerificationFailed(Duration elapsed, long pages, List<Long> firstPages, String reason)
+      implements MigrationEvent {
+    public VerificationFailed {
+      firstPages = List.copyOf(firstPages);
+    }
+  }
+
   /** The migration ended. Always the last event of a session. */
   record Finished(Duration elapsed, MigrationResult result) implements MigrationEvent {}
 }

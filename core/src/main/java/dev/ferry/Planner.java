@@ -22,10 +22,8 @@ import java.util.concurrent.TimeUnit;
  * {@code calc-dirty-rate} in dirty-bitmap mode); it cannot run while a migration of the VM is.
  */
 final class Planner {
-  /** What a stop-and-copy costs besides the dirty pages, when it has not been measured: 2 ms. */
-  private static final double ROUND_TRIPS_SECONDS = 0.002;
-  /** Device state assumed when the backend does not say: 64 KiB. */
-  private static final long DEVICE_STATE_BYTES = 64 << 10;
+  /** The round trip assumed before a connection has measured one: 1 ms. */
+  private static final long ASSUMED_RTT_NANOS = 1_000_000;
 
   private Planner() {}
 
@@ -70,11 +68,9 @@ final class Planner {
     double halfSeconds = half / 1e9;
     double workingSet = (double) both * pageSize;
     double cold = Math.max(0, (dirtySecond - both) * (double) pageSize / halfSeconds);
-    double overhead = ROUND_TRIPS_SECONDS + DEVICE_STATE_BYTES / (double) rate.bytesPerSecond();
-    if (options.verify() && vm.memory().isPresent()) {
-      // Both hosts digest all of guest memory while the guest is paused.
-      overhead += dev.ferry.engine.MemoryDigest.estimateNanos(vm.memory().get()) / 1e9;
-    }
+    // The parts of a stop-and-copy besides the pages, as the engine's switchover model predicts them
+    // before it has measured this migration (verification adds nothing that grows with memory).
+    double overhead = dev.ferry.engine.SwitchoverModel.fixedParts(ASSUMED_RTT_NANOS, rate).total().toNanos() / 1e9;
     int throttle = vm.throttle().map(t -> t.percent()).orElse(0);
     PreCopyModel model = new PreCopyModel(desc.memory().bytes(), rate.bytesPerSecond(), workingSet, cold, throttle,
         overhead, PreCopyModel.MIN_ROUND_SECONDS);

@@ -55,6 +55,10 @@ final class IncomingSession {
   private final int[] lastRound;
   private final AtomicLong pagesReceived = new AtomicLong();
   private final DeviceStateAssembler deviceState = new DeviceStateAssembler();
+  /** The hash of every page applied, when the source verifies; null otherwise. */
+  private final PageLedger ledger;
+  /** Where arriving pages are written: the incoming VM's memory, through the ledger when verifying. */
+  private final dev.ferry.spi.GuestMemory pages;
   private final long startNanos;
   private volatile long lastStreamProgress;
   private volatile Throwable failure;
@@ -74,6 +78,9 @@ final class IncomingSession {
     java.util.Arrays.fill(lastRound, -1);
     this.startNanos = receiver.ticker().read();
     this.lastStreamProgress = startNanos;
+    this.ledger = hello.has(Message.Hello.Flag.VERIFY)
+        ? new PageLedger(hello.vm().pageCount(), hello.vm().pageSize(), hello.streamCount()) : null;
+    this.pages = ledger == null ? vm.memory() : LedgerMemory.receiving(vm.memory(), ledger);
   }
 
   String name() {
@@ -105,7 +112,7 @@ final class IncomingSession {
       Frame f = control.reader.next();
       switch (f.type()) {
         case PAGES -> {
-          pagesReceived.addAndGet(decoder.apply(f.payload(), vm.memory()));
+          pagesReceived.addAndGet(decoder.apply(f.payload(), pages));
           lastStreamProgress = receiver.ticker().read();
         }
         case ROUND_END -> roundEnd(0, Messages.expect(f, Message.RoundEnd.class).round());
@@ -131,13 +138,14 @@ final class IncomingSession {
           if (switchoverAt == 0) {
             throw new ProtocolException("COMMIT before SWITCHOVER");
           }
+          long commitAt = receiver.ticker().read();
           if (postCopySwitch != null) {
-            startPostCopy(switchoverAt);
+            startPostCopy(commitAt);
             return;
           }
           if (activate()) {
-            control.send(new Message.Resumed(Instant.now(),
-                Duration.ofNanos(receiver.ticker().read() - switchoverAt)));
+            // The processing time is the activation's: from COMMIT to the guest running here.
+            control.send(new Message.Resumed(Instant.now(), Duration.ofNanos(receiver.ticker().read() - commitAt)));
           }
           return;
         }
@@ -164,7 +172,7 @@ final class IncomingSession {
       }
       switch (f.type()) {
         case PAGES -> {
-          pagesReceived.addAndGet(decoder.apply(f.payload(), vm.memory()));
+          pagesReceived.addAndGet(decoder.apply(f.payload(), pages));
           lastStreamProgress = receiver.ticker().read();
         }
         case ROUND_END -> roundEnd(index, Messages.expect(f, Message.RoundEnd.class).round());
@@ -202,7 +210,7 @@ final class IncomingSession {
   }
 
   /** Resumes the guest with pages missing and hands the rest to a post-copy thread of its own. */
-  private void startPostCopy(long switchoverAt) throws IOException {
+  private void startPostCopy(long commitAt) throws IOException {
     PostCopyDestination pc = postCopy;
     synchronized (this) {
       if (ended) {
@@ -217,7 +225,7 @@ final class IncomingSession {
       activated = true;
       receiver.book().running(hello.sessionId(), "runs here in post-copy");
     }
-    pc.confirm(new Message.Resumed(Instant.now(), Duration.ofNanos(receiver.ticker().read() - switchoverAt)));
+    pc.confirm(new Message.Resumed(Instant.now(), Duration.ofNanos(receiver.ticker().read() - commitAt)));
     log.info("VM {} resumed on {} with {} pages still to come", name(), receiver.hostname(),
         vm.postCopy().map(PostCopyIncoming::missingPages).orElse(0L));
     for (int i = 1; i < streams.length; i++) {
@@ -245,11 +253,8 @@ final class IncomingSession {
   private Message prepareSwitchover(Message.Switchover s) throws IOException {
     awaitStreams(s.finalRound());
     loadDeviceState();
-    Optional<Digest> digest = Optional.empty();
-    if (hello.has(Message.Hello.Flag.VERIFY)) {
-      digest = Optional.of(Digest.of(new MemoryDigest(hello.vm().pageSize())
-          .digest(vm.memory(), 0, vm.memory().pageCount())));
-    }
+    Optional<Digest> digest = ledger == null ? Optional.empty()
+        : Optional.of(Switchover.ledgerDigest(ledger.sum(), hello.vm().pageCount()));
     return new Message.Ready(pagesReceived.get(), digest);
   }
 

@@ -54,6 +54,7 @@ final class PreCopy implements Controller.Plane {
   private long roundPages;
   private long lastDirtyRate;
   private Duration lastExpected = Duration.ZERO;
+  private dev.ferry.DowntimeBreakdown lastPrediction;
   private long lastPublishNanos;
   private Thread migrationThread;
 
@@ -93,16 +94,23 @@ final class PreCopy implements Controller.Plane {
       if (t1 - t0 < MIN_ROUND_NANOS) {
         sleepNanos(MIN_ROUND_NANOS - (t1 - t0));
       }
+      if (round > 0) {
+        model.observeRound(t1 - t0, sent.wireBytes);
+      }
       Arrays.fill(bitmap, 0L);
+      long syncStart = c.now();
       long dirty = dl.syncAndClear(bitmap);
       long syncAt = c.now();
+      model.observeSync(syncAt - syncStart);
       long dirtyRate = (long) (dirty * 1e9 / Math.max(1, syncAt - lastSync));
       lastSync = syncAt;
       sender.recordRate(sent, t1 - t0);
       guestBytesSent += sent.pages * c.pageSize;
       lastRoundSentBytes = sent.pages * c.pageSize;
       trackWorkingSet();
-      Duration expected = model.predict(dirty, sender.bandwidth()).total();
+      lastPrediction = model.predict(dirty, sender.bandwidth());
+      model.expectRound(dirty, sender.bandwidth());
+      Duration expected = lastPrediction.total();
       roundPages = dirty;
       lastDirtyRate = dirtyRate;
       lastExpected = expected;
@@ -151,6 +159,11 @@ final class PreCopy implements Controller.Plane {
         p.pageSize(), p.workingSet(), p.bandwidth(), p.expectedDowntime(), p.downtimeLimit(), p.bandwidthLimit(),
         p.throttlePercent(), p.deadline(), p.maxDowntime(), p.lastRoundSent(), p.stalledRounds(), p.sinceProgress(),
         p.throttleAvailable(), p.postCopyAvailable()));
+  }
+
+  /** What the last round's end predicted a stop-and-copy would cost, part by part; null before. */
+  dev.ferry.DowntimeBreakdown lastPrediction() {
+    return lastPrediction;
   }
 
   /** For a quick migration: every page is in the one and only round. */

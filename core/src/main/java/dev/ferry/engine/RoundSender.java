@@ -68,17 +68,17 @@ final class RoundSender implements AutoCloseable {
     int n = senders.size();
     try {
       if (n == 1) {
-        totals.add(senders.get(0).sendRound((int) round, bitmap, c.pageCount, c.memory, 0, 1, checkCancel));
+        totals.add(senders.get(0).sendRound((int) round, bitmap, c.pageCount, c.sendMemory, 0, 1, checkCancel));
       } else {
         List<Future<RoundTotals>> futures = new ArrayList<>();
         for (int s = 1; s < n; s++) {
           final int stream = s;
           futures.add(workers.submit(() -> senders.get(stream)
-              .sendRound((int) round, bitmap, c.pageCount, c.memory, stream, n, checkCancel)));
+              .sendRound((int) round, bitmap, c.pageCount, c.sendMemory, stream, n, checkCancel)));
         }
         boolean ok = false;
         try {
-          totals.add(senders.get(0).sendRound((int) round, bitmap, c.pageCount, c.memory, 0, n, checkCancel));
+          totals.add(senders.get(0).sendRound((int) round, bitmap, c.pageCount, c.sendMemory, 0, n, checkCancel));
           ok = true;
         } finally {
           if (!ok) {

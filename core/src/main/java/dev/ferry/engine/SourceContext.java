@@ -25,6 +25,10 @@ final class SourceContext {
   final VmDriver vm;
   final VmDescription desc;
   final GuestMemory memory;
+  /** What the round sender reads: the memory, through the verification ledger when verifying. */
+  final GuestMemory sendMemory;
+  /** The hash of every page sent, when verifying; null otherwise. */
+  final PageLedger ledger;
   final Optional<DirtyLog> dirtyLog;
   final Optional<VcpuThrottle> throttle;
   final Optional<DeviceState> deviceState;
@@ -60,6 +64,8 @@ final class SourceContext {
     this.watchdog = new LinkWatchdog(ticker, options.peerTimeout(), threads, desc.name());
     this.pageCount = memory.pageCount();
     this.pageSize = memory.pageSize();
+    this.ledger = options.verify() ? new PageLedger(pageCount, pageSize, options.streams()) : null;
+    this.sendMemory = ledger == null ? memory : LedgerMemory.sending(memory, ledger);
   }
 
   long now() {

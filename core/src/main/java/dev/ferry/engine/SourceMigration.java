@@ -169,8 +169,7 @@ public final class SourceMigration implements Runnable {
     initialThrottle = c.throttleNow();
     opened = new Handshake(c, links).open(this::checkCancel);
     sender = new RoundSender(c, opened);
-    long verifyNanos = c.options.verify() ? MemoryDigest.estimateNanos(c.memory) : 0;
-    SwitchoverModel model = new SwitchoverModel(c.pageSize, opened.rttNanos(), verifyNanos, 0);
+    SwitchoverModel model = new SwitchoverModel(c.pageSize, opened.rttNanos());
     pre = new PreCopy(c, opened, sender, model);
     controller = new Controller(c.options, c.session, pre);
     pre.controller(controller);
@@ -188,19 +187,58 @@ public final class SourceMigration implements Runnable {
     }
     // The guest pauses next: it must not stay throttled, neither here on a rollback nor where it runs next.
     pre.restoreThrottle(initialThrottle);
-    return next == Controller.Kind.POST_COPY ? postCopy(round) : stopAndCopy(round);
+    return next == Controller.Kind.POST_COPY ? postCopy(round) : stopAndCopy(round, next == Controller.Kind.FORCE);
   }
 
-  private MigrationResult stopAndCopy(long round) {
+  private MigrationResult stopAndCopy(long round, boolean forced) {
+    dev.ferry.DowntimeBreakdown predicted = pre.lastPrediction();
     Switchover.Committed done = switchover.stopAndCopy(round, this::checkCancel);
-    verified = done.verified();
+    Duration total = c.session.elapsed(); // the migration is done once the destination runs the guest
     if (!done.note().isEmpty()) {
       controller.record(List.of(), done.note());
     }
-    Duration total = c.session.elapsed(); // the migration is done once the destination runs the guest
-    releaseSource();
+    Duration limit = controller.downtimeLimit();
+    if (!c.quick && predicted != null && done.downtime().compareTo(limit) > 0) {
+      List<String> over = SwitchoverModel.overruns(predicted, done.parts());
+      controller.record(List.of(), "downtime " + done.downtime().toMillis() + " ms, over the " + limit.toMillis()
+          + " ms limit" + (forced ? " (completion was forced)" : " against " + predicted.total().toMillis()
+          + " ms predicted") + (over.isEmpty() ? "" : ": " + String.join("; ", over)));
+    }
+    verified = done.verified() && checkFrozenSource();
+    if (verified || c.ledger == null) {
+      releaseSource();
+    }
     return new MigrationResult(c.desc.id(), Outcome.COMPLETED, Optional.empty(), done.downtime(), total,
-        wireBytes(), sender.pagesSent(), pre.history, verified, controller.actions());
+        wireBytes(), sender.pagesSent(), pre.history, verified, controller.actions(), Optional.empty(),
+        Optional.of(done.parts()));
+  }
+
+  /**
+   * Off the downtime path, before the source's memory is released: hashes the frozen source against
+   * what was sent. A difference is a write the dirty log never reported, so the destination runs
+   * with a stale page: the listeners are told which, and the frozen source is kept, paused, for
+   * whoever decides what to do with it.
+   */
+  private boolean checkFrozenSource() {
+    if (c.ledger == null) {
+      return false;
+    }
+    long t0 = c.now();
+    PageLedger.Differences d = c.ledger.differences(c.memory, 16);
+    Duration took = Duration.ofNanos(c.now() - t0);
+    if (d.count() == 0) {
+      log.info("verification of {}: the frozen source matches what was sent ({} pages in {} ms)", c.name(),
+          c.pageCount, took.toMillis());
+      return true;
+    }
+    String why = d.count() + " page(s) of the frozen source differ from what was sent (first: "
+        + java.util.Arrays.toString(d.first()) + "): writes the dirty log did not report; the destination runs "
+        + "with stale copies of them. The source copy is kept paused, not released";
+    log.error("verification of {} failed: {}", c.name(), why);
+    controller.record(List.of("keep the source paused"), "verification failed: " + why);
+    c.session.emit(new MigrationEvent.VerificationFailed(c.session.elapsed(), d.count(),
+        java.util.Arrays.stream(d.first()).boxed().toList(), why));
+    return false;
   }
 
   private MigrationResult postCopy(long round) {
@@ -224,13 +262,14 @@ public final class SourceMigration implements Runnable {
       log.error("guest {} lost during post-copy: {}", c.name(), out.lost().getMessage());
       return new MigrationResult(c.desc.id(), Outcome.GUEST_LOST, Optional.of(out.lost()),
           start.committed().downtime(), c.session.elapsed(), wireBytes(), pages, pre.history, false,
-          controller.actions(), Optional.of(out.stats()));
+          controller.actions(), Optional.of(out.stats()), Optional.ofNullable(start.committed().parts()));
     }
     c.authority.confirmed();
     Duration total = c.session.elapsed();
     releaseSource();
     return new MigrationResult(c.desc.id(), Outcome.COMPLETED, Optional.empty(), start.committed().downtime(), total,
-        wireBytes(), pages, pre.history, false, controller.actions(), Optional.of(out.stats()));
+        wireBytes(), pages, pre.history, false, controller.actions(), Optional.of(out.stats()),
+        Optional.ofNullable(start.committed().parts()));
   }
 
   private void postCopyProgress(long pagesMissing, PostCopyStats stats) {
@@ -307,7 +346,7 @@ public final class SourceMigration implements Runnable {
         count += Long.bitCount(w);
       }
       return servePostCopy(new Switchover.PostCopyStart(new Switchover.Committed(switchover.sincePause(), false,
-          "settled by asking the destination", true), missing, count, true));
+          "settled by asking the destination", true, null), missing, count, true));
     }
     if (answer.state() == Message.Status.State.RUNNING) {
       c.authority.confirmed();

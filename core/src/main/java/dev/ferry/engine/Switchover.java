@@ -1,5 +1,6 @@
 package dev.ferry.engine;
 
+import dev.ferry.DowntimeBreakdown;
 import dev.ferry.MigrationCancelledException;
 import dev.ferry.MigrationEvent;
 import dev.ferry.MigrationException;
@@ -16,7 +17,6 @@ import dev.ferry.wire.Message;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,7 +51,7 @@ final class Switchover {
    * @param byQuery whether the confirmation came from asking the destination, the control stream
    *     having failed
    */
-  record Committed(Duration downtime, boolean verified, String note, boolean byQuery) {}
+  record Committed(Duration downtime, boolean verified, String note, boolean byQuery, DowntimeBreakdown parts) {}
 
   private final SourceContext c;
   private final Handshake.Opened opened;
@@ -59,7 +59,6 @@ final class Switchover {
   private final PreCopy pre;
   private long[] missing;
   private long pausedAtNanos;
-  private Instant pausedAt;
   private boolean paused;
 
   Switchover(SourceContext c, Handshake.Opened opened, RoundSender sender, PreCopy pre) {
@@ -84,9 +83,10 @@ final class Switchover {
     return paused ? Duration.ofNanos(c.now() - pausedAtNanos) : Duration.ZERO;
   }
 
-  /** Stop-and-copy, then the commit. */
+  /** Stop-and-copy, then the commit. Each part of the downtime is measured as it happens. */
   Committed stopAndCopy(long round, Runnable checkCancel) {
-    pause(Phase.STOP_AND_COPY, checkCancel);
+    long t0 = pause(Phase.STOP_AND_COPY, checkCancel);
+    long t1 = c.now();
     long dirty;
     if (!c.quick) {
       // On top of what the last round left dirty: the dirty log ORs into the bitmap.
@@ -94,9 +94,10 @@ final class Switchover {
     } else {
       dirty = c.pageCount;
     }
-    long t0 = c.now();
+    long t2 = c.now();
     RoundTotals sent = sender.send(round, pre.bitmap, checkCancel);
     pre.countSent(sent.pages);
+    long t3 = c.now();
     Link control = opened.control();
     byte[] state = c.deviceState.map(DeviceState::save).orElse(new byte[0]);
     try {
@@ -105,32 +106,49 @@ final class Switchover {
     } catch (IOException e) {
       throw new Abort(Outcome.FAILED, sender.explain("lost the destination during stop-and-copy", e));
     }
-    long t1 = c.now();
-    byte[] sourceDigest = c.options.verify() ? new MemoryDigest(c.pageSize).digest(c.memory, 0, c.pageCount) : null;
+    long t4 = c.now();
     Message.Ready ready = opened.returnPath().await(Message.Ready.class, c.options.switchoverTimeout(), "READY",
         checkCancel);
+    long t5 = c.now();
     boolean verified = false;
-    if (sourceDigest != null) {
+    if (c.ledger != null) {
+      Digest ours = ledgerDigest(c.ledger.sum(), c.pageCount);
       Optional<Digest> theirs = ready.digest();
-      if (theirs.isEmpty() || !theirs.get().equals(Digest.of(sourceDigest))) {
+      if (theirs.isEmpty() || !theirs.get().equals(ours)) {
         sendQuietly(new Message.Cancel("memory digests differ"));
         throw new Abort(Outcome.FAILED, new VerificationFailedException("memory of '" + c.name()
-            + "' differs between source (" + Digest.of(sourceDigest) + ") and destination ("
+            + "' differs between what the source sent (" + ours + ") and what the destination holds ("
             + theirs.map(Digest::toString).orElse("no digest") + ") at switchover"));
       }
       verified = true;
     }
     requireAllPages(ready);
-    Committed done = commit("stop-and-copy", false);
-    long finalNanos = t1 - t0;
+    long t6 = c.now();
+    Confirmed done = commit("stop-and-copy", false);
+    long t7 = c.now();
+    long activation = Math.min(done.activationNanos(), t7 - t6);
+    DowntimeBreakdown parts = new DowntimeBreakdown(nanos(t1 - t0), nanos(t2 - t1), nanos(t3 - t2), nanos(t4 - t3),
+        nanos(t5 - t4), nanos(t6 - t5), nanos(t7 - t6 - activation), nanos(activation));
+    SwitchoverModel.learn(parts, state.length);
+    long finalNanos = t3 - t2;
     sender.recordRate(sent, finalNanos);
     RoundStats stats = new RoundStats(round, true, sent.pages, sent.zeroPages, sent.wireBytes,
         Duration.ofNanos(finalNanos), Bandwidth.of(sent.pages * c.pageSize, Duration.ofNanos(Math.max(1, finalNanos))),
-        dirty, 0, done.downtime(), c.throttleNow());
+        dirty, 0, parts.total(), c.throttleNow());
     pre.history.add(stats);
     c.session.emit(new MigrationEvent.RoundCompleted(c.session.elapsed(), stats,
         pre.progress(round, 0, 0, Duration.ZERO, Phase.STOP_AND_COPY)));
-    return new Committed(done.downtime(), verified, done.note(), done.byQuery());
+    return new Committed(parts.total(), verified, done.note(), done.byQuery(), parts);
+  }
+
+  /** The digest a ledger's sum travels as in SWITCHOVER and READY: the sum, the page count, zeros. */
+  static Digest ledgerDigest(long sum, long pageCount) {
+    return Digest.of(ByteBuffer.allocate(dev.ferry.wire.WireFormat.DIGEST_LENGTH).putLong(sum).putLong(pageCount)
+        .array());
+  }
+
+  private static Duration nanos(long n) {
+    return Duration.ofNanos(Math.max(0, n));
   }
 
   /** What post-copy needs once the destination runs the guest. */
@@ -138,8 +156,10 @@ final class Switchover {
 
   /** Pauses, tells the destination which pages are missing, and commits; post-copy follows. */
   PostCopyStart switchToPostCopy(long round, Runnable checkCancel) {
-    pause(Phase.POST_COPY, checkCancel);
+    long t0 = pause(Phase.POST_COPY, checkCancel);
+    long t1 = c.now();
     c.dirtyLog.orElseThrow().syncAndClear(pre.bitmap);
+    long t2 = c.now();
     missing = pre.bitmap.clone();
     long missingPages = 0;
     for (long w : missing) {
@@ -158,11 +178,17 @@ final class Switchover {
     } catch (IOException e) {
       throw new Abort(Outcome.FAILED, sender.explain("lost the destination while switching to post-copy", e));
     }
+    long t3 = c.now();
     requireAllPages(opened.returnPath().await(Message.Ready.class, c.options.switchoverTimeout(), "READY",
         checkCancel));
-    Committed done = commit("the switch to post-copy", true);
-    Duration upper = sincePause();
-    RoundStats switchRound = new RoundStats(round, true, 0, 0, 0, upper, Bandwidth.UNLIMITED, missingPages, 0,
+    long t4 = c.now();
+    Confirmed confirmed = commit("the switch to post-copy", true);
+    long t5 = c.now();
+    long activation = Math.min(confirmed.activationNanos(), t5 - t4);
+    DowntimeBreakdown parts = new DowntimeBreakdown(nanos(t1 - t0), nanos(t2 - t1), Duration.ZERO, nanos(t3 - t2),
+        nanos(t4 - t3), Duration.ZERO, nanos(t5 - t4 - activation), nanos(activation));
+    Committed done = new Committed(parts.total(), false, confirmed.note(), confirmed.byQuery(), parts);
+    RoundStats switchRound = new RoundStats(round, true, 0, 0, 0, parts.total(), Bandwidth.UNLIMITED, missingPages, 0,
         done.downtime(), c.throttleNow());
     pre.history.add(switchRound);
     log.info("{} resumed on the destination after {} ms; post-copy of {} pages begins", c.name(),
@@ -170,13 +196,15 @@ final class Switchover {
     return new PostCopyStart(done, missing.clone(), missingPages, done.byQuery());
   }
 
-  private void pause(Phase phase, Runnable checkCancel) {
+  /** Pauses the guest; returns when the pause began (the downtime counts the pause call itself). */
+  private long pause(Phase phase, Runnable checkCancel) {
     checkCancel.run();
     c.session.phase(phase);
-    c.vm.pause();
+    long at = c.now();
+    pausedAtNanos = at;
     paused = true;
-    pausedAtNanos = c.now();
-    pausedAt = Instant.now();
+    c.vm.pause();
+    return at;
   }
 
   /** Resumes the source copy. Only the caller that holds the authority's leave may call it. */
@@ -201,13 +229,16 @@ final class Switchover {
     }
   }
 
+  /** A commit the destination confirmed, and what it said of its activation. */
+  record Confirmed(long activationNanos, String note, boolean byQuery) {}
+
   /**
    * Passes the point of no return and settles it: returns once the destination runs the guest.
    *
    * @throws Abort with the authority RETURNED when the destination discarded its copy (the caller
    *     resumes the source), or IN_DOUBT when nobody can say
    */
-  private Committed commit(String during, boolean postCopy) {
+  private Confirmed commit(String during, boolean postCopy) {
     if (!c.session.commit()) {
       throw new Abort(Outcome.CANCELLED, new MigrationCancelledException("cancelled during " + during));
     }
@@ -220,10 +251,9 @@ final class Switchover {
       answer = new ReturnPath.Unsettled("sending COMMIT failed: " + e.getMessage());
     }
     if (answer instanceof ReturnPath.Confirmed ok) {
-      Duration upper = sincePause();
-      Duration byClock = Duration.between(pausedAt, ok.resumed().resumedAt());
       confirm(postCopy);
-      return new Committed(byClock.isNegative() || byClock.compareTo(upper) > 0 ? upper : byClock, false, "", false);
+      long activation = ok.resumed().destinationProcessing().toNanos();
+      return new Confirmed(Math.max(0, activation), "", false);
     }
     if (answer instanceof ReturnPath.Discarded d) {
       c.authority.returned();
@@ -234,8 +264,8 @@ final class Switchover {
     CommitResolver.Answer a = new CommitResolver(c).resolve(why);
     if (a.state() == Message.Status.State.RUNNING) {
       confirm(postCopy);
-      return new Committed(sincePause(), false, "settled by asking the destination after " + a.attempts()
-          + " attempt(s): " + why, true);
+      return new Confirmed(0, "settled by asking the destination after " + a.attempts() + " attempt(s): " + why,
+          true);
     }
     if (a.state() == Message.Status.State.DISCARDED) {
       c.authority.returned();

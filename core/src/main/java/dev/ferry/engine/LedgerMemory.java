@@ -1,0 +1,76 @@
+package dev.ferry.engine;
+
+import dev.ferry.spi.GuestMemory;
+import java.nio.ByteBuffer;
+
+/**
+ * Guest memory seen through a {@link PageLedger}: on the source every page read to be sent is
+ * recorded, on the destination every page written or zeroed on arrival. Delegates everything, so
+ * the page loop reads and writes the backend's memory as before, with one hash of bytes already in
+ * a buffer added.
+ *
+ * <p>Thread-safe as the memory it wraps, with the ledger's rule: a page is read (or written) only
+ * by its stream's thread.
+ */
+final class LedgerMemory implements GuestMemory {
+  private final GuestMemory memory;
+  private final PageLedger ledger;
+  private final boolean onRead;
+
+  private LedgerMemory(GuestMemory memory, PageLedger ledger, boolean onRead) {
+    this.memory = memory;
+    this.ledger = ledger;
+    this.onRead = onRead;
+  }
+
+  /** The source's view: records what is read to be sent. */
+  static GuestMemory sending(GuestMemory memory, PageLedger ledger) {
+    return new LedgerMemory(memory, ledger, true);
+  }
+
+  /** The destination's view: records what is written. */
+  static GuestMemory receiving(GuestMemory memory, PageLedger ledger) {
+    return new LedgerMemory(memory, ledger, false);
+  }
+
+  @Override
+  public int pageSize() {
+    return memory.pageSize();
+  }
+
+  @Override
+  public long pageCount() {
+    return memory.pageCount();
+  }
+
+  @Override
+  public void readPage(long page, ByteBuffer dst) {
+    int at = dst.position();
+    memory.readPage(page, dst);
+    if (onRead) {
+      ledger.record(page, dst, at);
+    }
+  }
+
+  @Override
+  public void writePage(long page, ByteBuffer src) {
+    int at = src.position();
+    if (!onRead) {
+      ledger.record(page, src, at);
+    }
+    memory.writePage(page, src);
+  }
+
+  @Override
+  public void zeroPage(long page) {
+    if (!onRead) {
+      ledger.recordZero(page);
+    }
+    memory.zeroPage(page);
+  }
+
+  @Override
+  public long residentBytes() {
+    return memory.residentBytes();
+  }
+}
