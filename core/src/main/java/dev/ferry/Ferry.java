@@ -113,6 +113,17 @@ public final class Ferry {
     return Planner.plan(vm.driver(), link, options, window);
   }
 
+  /**
+   * Measures the link to a receiver as a migration will use it: Ferry's own frames on one
+   * connection for {@code window} (at most 2 s), the rate taken by the receiver's clock. Pass it to
+   * {@link #plan} so that the plan assumes the bandwidth the migration will get. Thread-safe.
+   *
+   * @throws TransportException if the receiver cannot be reached or refuses (a wrong token)
+   */
+  public static dev.ferry.spi.Bandwidth measureLink(MigrationTarget target, java.time.Duration window) {
+    return dev.ferry.engine.LinkProbe.measure(target, window, java.time.Duration.ofSeconds(10));
+  }
+
   /** The names of the providers found on the class path. */
   public static List<String> providers() {
     List<String> names = new ArrayList<>();

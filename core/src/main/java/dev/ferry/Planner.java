@@ -74,8 +74,13 @@ final class Planner {
     int throttle = vm.throttle().map(t -> t.percent()).orElse(0);
     PreCopyModel model = new PreCopyModel(desc.memory().bytes(), rate.bytesPerSecond(), workingSet, cold, throttle,
         overhead, PreCopyModel.MIN_ROUND_SECONDS);
+    // Round 0 sends what holds data; a zero page costs its entry header on the wire.
+    long resident = vm.memory().map(m -> Math.min(desc.memory().bytes(), Math.max(0, m.residentBytes())))
+        .orElse(desc.memory().bytes());
+    double zeroPages = (desc.memory().bytes() - resident) / (double) pageSize;
+    double firstPass = resident * (1 + 9.0 / pageSize) + zeroPages * 9;
     PolicySimulator sim = new PolicySimulator(model, pageSize, options.maxDowntime(), options.deadline(),
-        vm.throttle().isPresent(), options.allowPostCopy());
+        vm.throttle().isPresent(), options.allowPostCopy(), firstPass);
     PolicySimulator.Run run = sim.run(options.policy());
     return new MigrationPlan(desc.name(), desc.memory(), rate, window, pageSize, (long) (dirtySecond / halfSeconds),
         DataSize.bytes(both * pageSize), String.valueOf(options.policy()), model, run);

@@ -71,10 +71,17 @@ final class PreCopy implements Controller.Plane {
   }
 
   /** Runs rounds until the controller ends pre-copy (an abort is thrown as {@link Abort}). */
+  /** Starts the dirty log: before the phase says PRE_COPY, so no one sees the phase without the log. */
+  void startLog() {
+    c.dirtyLog.orElseThrow().start();
+    logStarted = true;
+  }
+
   Ending run(Runnable checkCancel) {
     DirtyLog dl = c.dirtyLog.orElseThrow();
-    dl.start();
-    logStarted = true;
+    if (!logStarted) {
+      startLog();
+    }
     long lastSync = c.now();
     fillAll();
     long round = 0;

@@ -321,8 +321,12 @@ public final class Receiver implements MigrationReceiver {
       } else if (m instanceof Message.Query query) {
         link.clearCloseAt();
         answer(link, query);
+      } else if (m instanceof Message.Probe probe) {
+        link.clearCloseAt();
+        probe(link, probe);
       } else {
-        throw new ProtocolException("a connection must open with HELLO, JOIN, RECOVER or QUERY, not " + first.type());
+        throw new ProtocolException("a connection must open with HELLO, JOIN, RECOVER, QUERY or PROBE, not "
+            + first.type());
       }
     } catch (Throwable e) {
       if (!closed) {
@@ -342,6 +346,44 @@ public final class Receiver implements MigrationReceiver {
 
   private boolean tokenMatches(String presented) {
     return MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Counts the bytes of a link probe and says how fast they came. Bounded: a probe that runs past
+   * what it asked for (at most {@link LinkProbe#MAX}) and a peer timeout is cut off.
+   */
+  private void probe(Link link, Message.Probe probe) throws IOException {
+    if (!tokenMatches(probe.authToken())) {
+      link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
+      return;
+    }
+    long limit = Math.min(probe.millis(), LinkProbe.MAX.toMillis()) * 1_000_000L + options.peerTimeout().toNanos();
+    link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
+    long start = ticker().read();
+    long first = 0;
+    long last = 0;
+    long bytes = 0;
+    while (true) {
+      Frame f = link.reader.next();
+      if (f.type() != dev.ferry.wire.FrameType.PROBE_DATA) {
+        throw new ProtocolException("unexpected " + f.type() + " frame in a link probe");
+      }
+      long now = ticker().read();
+      if (now - start > limit) {
+        throw new ProtocolException("the link probe ran past the " + probe.millis() + " ms it asked for");
+      }
+      int n = f.payload().remaining();
+      if (n == 0) {
+        break;
+      }
+      if (first == 0) {
+        first = now;
+      } else {
+        bytes += n; // the first frame's bytes arrived before its stamp: count from the second on
+      }
+      last = now;
+    }
+    link.send(new Message.ProbeResult(bytes, Math.max(0, last - first)));
   }
 
   private void answer(Link link, Message.Query query) throws IOException {

@@ -178,6 +178,7 @@ public final class SourceMigration implements Runnable {
     long round = 0;
     Controller.Kind next = Controller.Kind.SWITCH_OVER;
     if (!c.quick) {
+      pre.startLog();
       c.session.phase(Phase.PRE_COPY);
       PreCopy.Ending end = pre.run(this::checkCancel);
       round = end.round();

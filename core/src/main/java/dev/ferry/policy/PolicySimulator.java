@@ -28,9 +28,11 @@ import java.util.Objects;
  * @param deadline the migration's deadline ({@link Duration#ZERO}: none)
  * @param throttleAvailable whether the vCPUs can be throttled
  * @param postCopyAvailable whether a switch to post-copy would be carried out
+ * @param firstPassBytes what round 0 puts on the wire: the memory that holds data, plus what the
+ *     zero pages cost (the whole memory, when nothing is known of it)
  */
 public record PolicySimulator(PreCopyModel model, int pageSize, Duration maxDowntime, Duration deadline,
-    boolean throttleAvailable, boolean postCopyAvailable) {
+    boolean throttleAvailable, boolean postCopyAvailable, double firstPassBytes) {
   private static final int MAX_ROUNDS = 10_000;
 
   public PolicySimulator {
@@ -40,6 +42,15 @@ public record PolicySimulator(PreCopyModel model, int pageSize, Duration maxDown
     if (pageSize <= 0) {
       throw new IllegalArgumentException("page size must be positive: " + pageSize);
     }
+    if (!(firstPassBytes >= 0)) {
+      throw new IllegalArgumentException("first pass bytes must not be negative: " + firstPassBytes);
+    }
+  }
+
+  /** A simulator whose round 0 sends the whole of memory. */
+  public PolicySimulator(PreCopyModel model, int pageSize, Duration maxDowntime, Duration deadline,
+      boolean throttleAvailable, boolean postCopyAvailable) {
+    this(model, pageSize, maxDowntime, deadline, throttleAvailable, postCopyAvailable, model.memoryBytes());
   }
 
   /** How a simulated migration ends. */
@@ -115,7 +126,7 @@ public record PolicySimulator(PreCopyModel model, int pageSize, Duration maxDown
     double bytes = 0;
     double slowdown = 0;
     int maxThrottle = throttle;
-    double toSend = model.memoryBytes();
+    double toSend = firstPassBytes;
     double watermark = Double.POSITIVE_INFINITY;
     long stalled = 0;
     double lastProgressAt = 0;

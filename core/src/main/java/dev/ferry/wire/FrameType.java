@@ -45,7 +45,13 @@ public enum FrameType {
   /** Source to destination, first frame of a new connection: what became of this session? (1.1) */
   QUERY(21),
   /** Destination to source: the answer to QUERY. (1.1) */
-  STATUS(22);
+  STATUS(22),
+  /** Source to destination, first frame of a new connection: measure the link for a moment. (1.1) */
+  PROBE(30),
+  /** Source to destination during a probe: bytes to count and drop; an empty one ends the probe. (1.1) */
+  PROBE_DATA(31),
+  /** Destination to source: what the probe delivered, by the destination's clock. (1.1) */
+  PROBE_RESULT(32);
 
   private static final FrameType[] BY_CODE = new FrameType[256];
 

@@ -511,6 +511,52 @@ public sealed interface Message {
     }
   }
 
+  /**
+   * PROBE (1.1): the source measures the link to this receiver: PROBE_DATA frames follow for at most
+   * {@code millis}, then an empty one.
+   */
+  record Probe(String authToken, int millis) implements Message {
+    public Probe {
+      Objects.requireNonNull(authToken, "authToken");
+      requireNonNegative(millis, "millis");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.PROBE;
+    }
+
+    @Override
+    public String toString() {
+      return "Probe[authToken=" + (authToken.isEmpty() ? "(none)" : "***") + ", millis=" + millis + "]";
+    }
+  }
+
+  /** PROBE_DATA (1.1): bytes that only count; empty ends the probe. */
+  record ProbeData(ByteBuffer data) implements Message {
+    public ProbeData {
+      Objects.requireNonNull(data, "data");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.PROBE_DATA;
+    }
+  }
+
+  /** PROBE_RESULT (1.1): the bytes of payload received and the nanoseconds from the first to the last. */
+  record ProbeResult(long bytes, long nanos) implements Message {
+    public ProbeResult {
+      requireNonNegative(bytes, "bytes");
+      requireNonNegative(nanos, "nanos");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.PROBE_RESULT;
+    }
+  }
+
   private static void requireNonNegative(long v, String name) {
     if (v < 0) {
       throw new IllegalArgumentException(name + " must not be negative: " + v);

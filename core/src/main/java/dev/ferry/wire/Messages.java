@@ -115,6 +115,12 @@ public final class Messages {
       w.uuid(r.sessionId()).string(r.authToken());
     } else if (m instanceof Message.Missing) {
       bitmap(w, ((Message.Missing) m).bitmap());
+    } else if (m instanceof Message.Probe pr) {
+      w.string(pr.authToken()).u32(pr.millis());
+    } else if (m instanceof Message.ProbeData pd) {
+      w.bytes(pd.data());
+    } else if (m instanceof Message.ProbeResult r) {
+      w.u64(r.bytes()).u64(r.nanos());
     } else if (m instanceof Message.Query q) {
       w.uuid(q.sessionId()).string(q.authToken());
     } else if (m instanceof Message.Status st) {
@@ -293,6 +299,12 @@ public final class Messages {
         return new Message.Missing(readBitmap(r));
       case QUERY:
         return new Message.Query(r.uuid("sessionId"), r.string("authToken"));
+      case PROBE:
+        return new Message.Probe(r.string("authToken"), r.u32("millis"));
+      case PROBE_DATA:
+        return new Message.ProbeData(r.rest().asReadOnlyBuffer());
+      case PROBE_RESULT:
+        return new Message.ProbeResult(r.u64("bytes"), r.u64("nanos"));
       case STATUS: {
         var id = r.uuid("sessionId");
         int code = r.u8("state");

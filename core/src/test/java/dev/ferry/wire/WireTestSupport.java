@@ -101,6 +101,9 @@ final class WireTestSupport {
       new Message.Recover(UUID.randomUUID(), "tok"),
       new Message.Missing(new long[] {Long.MIN_VALUE, 1L}),
       new Message.Query(UUID.randomUUID(), "tok"),
+      new Message.Probe("tok", 250),
+      new Message.ProbeData(ByteBuffer.wrap(new byte[] {1, 2, 3})),
+      new Message.ProbeResult(1 << 30, 250_000_000L),
       new Message.Status(UUID.randomUUID(), Message.Status.State.DISCARDED, "activation failed"),
       new Message.Status(UUID.randomUUID(), Message.Status.State.RUNNING, ""),
       new Message.Hello(UUID.randomUUID(), 1, "", vm(), EnumSet.noneOf(Message.Hello.Flag.class),
@@ -168,6 +171,8 @@ final class WireTestSupport {
         Combinators.combine(u63, u63, u63, u63, u63).as(Message.PostCopyComplete::new),
         Combinators.combine(uuids(), strings()).as(Message.Recover::new),
         Combinators.combine(uuids(), strings()).as(Message.Query::new),
+        Combinators.combine(strings(), u31).as(Message.Probe::new),
+        Combinators.combine(u63, u63).as(Message.ProbeResult::new),
         Combinators.combine(uuids(), Arbitraries.of(Message.Status.State.class), strings()).as(Message.Status::new),
         Arbitraries.longs().array(long[].class).ofMaxSize(40).map(Message.Missing::new));
   }
