@@ -32,6 +32,7 @@ public final class Main {
       case "jmh" -> Jmh.run(rest);
       case "scenarios" -> System.exit(Scenarios.run(rest, System.out));
       case "soak" -> System.exit(Soak.run(rest, System.out));
+      case "promises" -> System.exit(Promises.run(rest, System.out));
       default -> {
         System.err.println("unknown command '" + args[0] + "'");
         usage(System.err);
@@ -53,6 +54,10 @@ public final class Main {
     out.println("      the convergence table: five guest behaviours x every built-in policy on sim over");
     out.println("      loopback TCP with a bandwidth limit, then measured pre-copy vs the analytic model;");
     out.println("      CSV to benchmarks/target/scenarios-{full,quick}.csv. --quick: under two minutes.");
+    out.println("  promises [--quick] [--repeat 3]");
+    out.println("      downtime against the limit, the plan's error and the throughput, in a cold JVM per run:");
+    out.println("      memory {1,2,4,8 GiB} x dirty {idle,3000,30000 pages/s} x verify x streams {1,2}.");
+    out.println("      --quick: 1 GiB, one repetition (under three minutes).");
     out.println("  soak [--count 200] [--memory 64MiB]");
     out.println("      one busy VM migrated back and forth between two sim hosts; threads, file descriptors,");
     out.println("      direct memory and heap after every tenth migration, the 10th against the last.");
