@@ -56,6 +56,8 @@ final class Link implements AutoCloseable {
   private volatile long closeAt = Long.MAX_VALUE;
   private volatile String closeAtReason = "";
   private volatile String failure;
+  private final java.util.concurrent.atomic.AtomicLong pingsSent = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong roundEndsSent = new java.util.concurrent.atomic.AtomicLong();
 
   private Link(SocketChannel channel, Ticker ticker, String peer) {
     this.channel = channel;
@@ -173,10 +175,26 @@ final class Link implements AutoCloseable {
   void send(Message m) throws IOException {
     writeLock.lock();
     try {
+      // Counted before the write: the answer may be read before the write returns.
+      if (m instanceof Message.Ping) {
+        pingsSent.incrementAndGet();
+      } else if (m instanceof Message.RoundEnd) {
+        roundEndsSent.incrementAndGet();
+      }
       writer.write(m);
     } finally {
       writeLock.unlock();
     }
+  }
+
+  /** PINGs written on this link so far: a peer may answer each once. */
+  long pingsSent() {
+    return pingsSent.get();
+  }
+
+  /** ROUND_ENDs written on this link so far: a peer may acknowledge each once. */
+  long roundEndsSent() {
+    return roundEndsSent.get();
   }
 
   /** Writes the encoder's frame under the write lock and returns the bytes it took on the wire. */
@@ -209,6 +227,7 @@ final class Link implements AutoCloseable {
     try {
       if (writeLock.tryLock(0, TimeUnit.NANOSECONDS)) {
         try {
+          pingsSent.incrementAndGet();
           writer.write(new Message.Ping(nanos));
         } finally {
           writeLock.unlock();

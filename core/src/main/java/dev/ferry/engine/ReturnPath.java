@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Design note. The destination writes into memory the source reads, so nothing it sends may
  * make the source spend without bound: the inbox holds at most {@link #CAPACITY} messages, and a
  * destination that floods it fails the migration with a protocol error; a message that has no
- * place on the return path (PAGES, HELLO, a second READY...) is a protocol error at once. The
+ * place on the return path (PAGES, HELLO...), and an answer nobody asked for (a PONG without its
+ * PING, a ROUND_ACK without its ROUND_END), is a protocol error at once. The
  * destination's keepalive PINGs are answered here and never reach the inbox. Reads are bounded by
  * the link's watchdog: a destination that sends nothing, not even a keepalive, for the peer timeout
  * is lost. The first failure is kept and wins over later ones.
@@ -70,12 +71,24 @@ final class ReturnPath implements Runnable {
 
   @Override
   public void run() {
+    long pongs = 0;
+    long acks = 0;
     try {
       while (!stopped) {
         Message m = control.receive();
         if (m instanceof Message.Ping ping) {
           control.send(new Message.Pong(ping.nanos()));
           continue;
+        }
+        // An answer is owed once per question: more PONGs than PINGs, or more ROUND_ACKs than rounds
+        // ended, is a destination making the source spend what it did not ask for.
+        if (m instanceof Message.Pong && ++pongs > control.pingsSent()) {
+          throw new ProtocolException("the destination sent " + pongs + " PONGs for " + control.pingsSent()
+              + " PINGs");
+        }
+        if (m instanceof Message.RoundAck && ++acks > control.roundEndsSent()) {
+          throw new ProtocolException("the destination acknowledged " + acks + " rounds of " + control.roundEndsSent()
+              + " sent");
         }
         if (!(m instanceof Message.Pong || m instanceof Message.RoundAck || m instanceof Message.Ready
             || m instanceof Message.Resumed || m instanceof Message.ErrorMessage)) {
