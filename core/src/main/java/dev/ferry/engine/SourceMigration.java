@@ -56,16 +56,8 @@ public final class SourceMigration implements Runnable {
   private static final Duration CANCEL_GRACE = Duration.ofSeconds(2);
 
   private final SourceContext c;
-  private final List<Link> links = new java.util.concurrent.CopyOnWriteArrayList<>();
-  private Handshake.Opened opened;
-  private RoundSender sender;
-  private PreCopy pre;
-  private Switchover switchover;
-  private Controller controller;
-  private PostCopySource postCopySource;
-  private PostCopyStats postCopyStats;
-  private int initialThrottle;
-  private boolean verified;
+  private final SourceParts p;
+  private final SourceEnds ends;
   private volatile boolean finished;
   private volatile boolean deadlineHit;
 
@@ -74,6 +66,8 @@ public final class SourceMigration implements Runnable {
     Session session = new Session(vm.description().id(), options.ticker(), initialProgress(vm, options));
     options.listeners().forEach(session::addListener);
     this.c = new SourceContext(sourceHost, vm, memory, target, options, session);
+    this.p = new SourceParts(c);
+    this.ends = new SourceEnds(c, p, this::servePostCopy);
   }
 
   private static Progress initialProgress(VmDriver vm, MigrationOptions o) {
@@ -125,7 +119,7 @@ public final class SourceMigration implements Runnable {
       result = migrate();
     } catch (Throwable t) {
       try {
-        result = unwind(t);
+        result = ends.unwind(t, deadlineHit);
       } catch (Throwable again) {
         log.error("migration of {}: ending it after {} failed too", c.name(), t, again);
       }
@@ -133,7 +127,7 @@ public final class SourceMigration implements Runnable {
       finished = true;
       closeEverything();
       if (result == null) {
-        result = fallback();
+        result = ends.fallback();
       }
       MigrationSlots.releaseVm(c.desc.id());
       log.info("migration of {} ended: {} in {} ms, downtime {}, {} rounds, {} bytes on the wire", c.name(),
@@ -166,51 +160,51 @@ public final class SourceMigration implements Runnable {
   }
 
   private MigrationResult migrateInSlot() {
-    initialThrottle = c.throttleNow();
-    opened = new Handshake(c, links).open(this::checkCancel);
-    sender = new RoundSender(c, opened);
-    SwitchoverModel model = new SwitchoverModel(c.pageSize, opened.rttNanos());
-    pre = new PreCopy(c, opened, sender, model);
-    controller = new Controller(c.options, c.session, pre);
-    pre.controller(controller);
-    c.session.postCopyPossible(() -> pre.postCopyRefusal() == null);
-    switchover = new Switchover(c, opened, sender, pre);
+    p.initialThrottle = c.throttleNow();
+    p.opened = new Handshake(c, p.links).open(this::checkCancel);
+    p.sender = new RoundSender(c, p.opened);
+    SwitchoverModel model = new SwitchoverModel(c.pageSize, p.opened.rttNanos());
+    p.pre = new PreCopy(c, p.opened, p.sender, model);
+    p.controller = new Controller(c.options, c.session, p.pre);
+    p.pre.controller(p.controller);
+    c.session.postCopyPossible(() -> p.pre.postCopyRefusal() == null);
+    p.switchover = new Switchover(c, p.opened, p.sender, p.pre);
     long round = 0;
     Controller.Kind next = Controller.Kind.SWITCH_OVER;
     if (!c.quick) {
-      pre.startLog();
+      p.pre.startLog();
       c.session.phase(Phase.PRE_COPY);
-      PreCopy.Ending end = pre.run(this::checkCancel);
+      PreCopy.Ending end = p.pre.run(this::checkCancel);
       round = end.round();
       next = end.next();
     } else {
-      pre.fillAll();
+      p.pre.fillAll();
     }
     // The guest pauses next: it must not stay throttled, neither here on a rollback nor where it runs next.
-    pre.restoreThrottle(initialThrottle);
+    p.pre.restoreThrottle(p.initialThrottle);
     return next == Controller.Kind.POST_COPY ? postCopy(round) : stopAndCopy(round, next == Controller.Kind.FORCE);
   }
 
   private MigrationResult stopAndCopy(long round, boolean forced) {
-    dev.ferry.DowntimeBreakdown predicted = pre.lastPrediction();
-    Switchover.Committed done = switchover.stopAndCopy(round, this::checkCancel);
+    dev.ferry.DowntimeBreakdown predicted = p.pre.lastPrediction();
+    Switchover.Committed done = p.switchover.stopAndCopy(round, this::checkCancel);
     Duration total = c.session.elapsed(); // the migration is done once the destination runs the guest
     if (!done.note().isEmpty()) {
-      controller.record(List.of(), done.note());
+      p.controller.record(List.of(), done.note());
     }
-    Duration limit = controller.downtimeLimit();
+    Duration limit = p.controller.downtimeLimit();
     if (!c.quick && predicted != null && done.downtime().compareTo(limit) > 0) {
       List<String> over = SwitchoverModel.overruns(predicted, done.parts());
-      controller.record(List.of(), "downtime " + done.downtime().toMillis() + " ms, over the " + limit.toMillis()
+      p.controller.record(List.of(), "downtime " + done.downtime().toMillis() + " ms, over the " + limit.toMillis()
           + " ms limit" + (forced ? " (completion was forced)" : " against " + predicted.total().toMillis()
           + " ms predicted") + (over.isEmpty() ? "" : ": " + String.join("; ", over)));
     }
-    verified = done.verified() && checkFrozenSource();
-    if (verified || c.ledger == null) {
-      releaseSource();
+    p.verified = done.verified() && checkFrozenSource();
+    if (p.verified || c.ledger == null) {
+      p.releaseSource();
     }
     return new MigrationResult(c.desc.id(), Outcome.COMPLETED, Optional.empty(), done.downtime(), total,
-        wireBytes(), sender.pagesSent(), pre.history, verified, controller.actions(), Optional.empty(),
+        p.wireBytes(), p.sender.pagesSent(), p.pre.history, p.verified, p.controller.actions(), Optional.empty(),
         Optional.of(done.parts()));
   }
 
@@ -236,201 +230,47 @@ public final class SourceMigration implements Runnable {
         + java.util.Arrays.toString(d.first()) + "): writes the dirty log did not report; the destination runs "
         + "with stale copies of them. The source copy is kept paused, not released";
     log.error("verification of {} failed: {}", c.name(), why);
-    controller.record(List.of("keep the source paused"), "verification failed: " + why);
+    p.controller.record(List.of("keep the source paused"), "verification failed: " + why);
     c.session.emit(new MigrationEvent.VerificationFailed(c.session.elapsed(), d.count(),
         java.util.Arrays.stream(d.first()).boxed().toList(), why));
     return false;
   }
 
   private MigrationResult postCopy(long round) {
-    return servePostCopy(switchover.switchToPostCopy(round, this::checkCancel));
+    return servePostCopy(p.switchover.switchToPostCopy(round, this::checkCancel));
   }
 
   private MigrationResult servePostCopy(Switchover.PostCopyStart start) {
-    quietly("stopping the dirty log", pre::stopDirtyLog);
-    for (int i = 1; i < opened.links().size(); i++) {
-      Link l = opened.links().get(i);
+    p.quietly("stopping the dirty log", p.pre::stopDirtyLog);
+    for (int i = 1; i < p.opened.links().size(); i++) {
+      Link l = p.opened.links().get(i);
       c.watchdog.forget(l);
       l.close();
     }
-    postCopySource = new PostCopySource(c, opened.control(), start.missing(), this::postCopyProgress);
-    PostCopySource.Outcome out = postCopySource.run(start.linkBroken());
-    postCopyStats = out.stats();
-    long pages = sender.pagesSent() + out.stats().pagesRequested() + out.stats().pagesPrepaged()
+    p.postCopySource = new PostCopySource(c, p.opened.control(), start.missing(), this::postCopyProgress);
+    PostCopySource.Outcome out = p.postCopySource.run(start.linkBroken());
+    p.postCopyStats = out.stats();
+    long pages = p.sender.pagesSent() + out.stats().pagesRequested() + out.stats().pagesPrepaged()
         + out.stats().pagesPushed();
     if (!out.completed()) {
       c.authority.lost();
       log.error("guest {} lost during post-copy: {}", c.name(), out.lost().getMessage());
       return new MigrationResult(c.desc.id(), Outcome.GUEST_LOST, Optional.of(out.lost()),
-          start.committed().downtime(), c.session.elapsed(), wireBytes(), pages, pre.history, false,
-          controller.actions(), Optional.of(out.stats()), Optional.ofNullable(start.committed().parts()));
+          start.committed().downtime(), c.session.elapsed(), p.wireBytes(), pages, p.pre.history, false,
+          p.controller.actions(), Optional.of(out.stats()), Optional.ofNullable(start.committed().parts()));
     }
     c.authority.confirmed();
     Duration total = c.session.elapsed();
-    releaseSource();
+    p.releaseSource();
     return new MigrationResult(c.desc.id(), Outcome.COMPLETED, Optional.empty(), start.committed().downtime(), total,
-        wireBytes(), pages, pre.history, false, controller.actions(), Optional.of(out.stats()),
+        p.wireBytes(), pages, p.pre.history, false, p.controller.actions(), Optional.of(out.stats()),
         Optional.ofNullable(start.committed().parts()));
   }
 
   private void postCopyProgress(long pagesMissing, PostCopyStats stats) {
-    long round = pre.history.isEmpty() ? 0 : pre.history.get(pre.history.size() - 1).round();
-    c.session.publish(pre.progress(round, pagesMissing, 0, Duration.ZERO, Phase.POST_COPY));
+    long round = p.pre.history.isEmpty() ? 0 : p.pre.history.get(p.pre.history.size() - 1).round();
+    c.session.publish(p.pre.progress(round, pagesMissing, 0, Duration.ZERO, Phase.POST_COPY));
     c.session.emit(new MigrationEvent.PostCopyProgress(c.session.elapsed(), pagesMissing, stats));
-  }
-
-  /** Stops the source copy once the destination runs the guest; a failure here changes no outcome. */
-  private void releaseSource() {
-    quietly("stopping the dirty log", () -> {
-      if (pre != null) {
-        pre.stopDirtyLog();
-      }
-    });
-    quietly("stopping the source copy", c.vm::stop);
-  }
-
-  // ---------------------------------------------------------------- ends
-
-  /** Whatever was thrown, the end the authority allows. */
-  private MigrationResult unwind(Throwable t) {
-    Abort a;
-    if (t instanceof Abort abort) {
-      a = abort;
-    } else {
-      log.error("migration of {} failed with an internal error in {}", c.name(), c.authority, t);
-      a = new Abort(Outcome.FAILED, new MigrationException("internal error: " + t, t));
-    }
-    if (deadlineHit && c.authority.state() == Authority.State.SOURCE && a.outcome == Outcome.FAILED
-        && !c.session.cancelRequested()) {
-      long round = pre == null ? 0 : pre.history.size();
-      ConvergenceException why = controller != null ? controller.deadlinePassedMidRound(c.session.elapsed(), round)
-          : new ConvergenceException("deadline of " + c.options.deadline().toMillis() + " ms passed during the setup");
-      a = new Abort(Outcome.ROLLED_BACK, why);
-    }
-    switch (c.authority.state()) {
-      case SOURCE, RETURNED:
-        return rollBack(a.outcome, a.cause);
-      case COMMIT_SENT:
-        return settleAfterFailure(a);
-      case IN_DOUBT:
-        return inDoubt(a.cause);
-      case POST_COPY:
-        c.authority.lost();
-        return lost(a.cause);
-      case LOST:
-        return lost(a.cause);
-      case DESTINATION:
-      default:
-        log.warn("VM {} runs on the destination; a failure after the confirmation changes nothing: {}", c.name(),
-            a.cause.getMessage());
-        releaseSource();
-        return new MigrationResult(c.desc.id(), Outcome.COMPLETED, Optional.empty(), Duration.ZERO,
-            c.session.elapsed(), wireBytes(), pagesSent(), history(), verified, actions(),
-            Optional.ofNullable(postCopyStats));
-    }
-  }
-
-  /** A failure between COMMIT and its answer (a bug, a listener): settle it the one safe way, by asking. */
-  private MigrationResult settleAfterFailure(Abort a) {
-    CommitResolver.Answer answer = new CommitResolver(c).resolve(a.cause.getMessage());
-    if (answer.state() == Message.Status.State.DISCARDED) {
-      c.authority.returned();
-      return rollBack(Outcome.FAILED, new MigrationException(a.cause.getMessage() + "; the destination says it "
-          + "discarded its copy (" + answer.detail() + "), so the source resumes", a.cause));
-    }
-    if (answer.state() == Message.Status.State.RUNNING && switchover.missing() != null) {
-      // The destination runs the guest in post-copy: it waits for the pages, so serve them.
-      c.authority.postCopyRunning();
-      long[] missing = switchover.missing();
-      long count = 0;
-      for (long w : missing) {
-        count += Long.bitCount(w);
-      }
-      return servePostCopy(new Switchover.PostCopyStart(new Switchover.Committed(switchover.sincePause(), false,
-          "settled by asking the destination", true, null), missing, count, true));
-    }
-    if (answer.state() == Message.Status.State.RUNNING) {
-      c.authority.confirmed();
-      Duration downtime = switchover.sincePause();
-      releaseSource();
-      return new MigrationResult(c.desc.id(), Outcome.COMPLETED, Optional.empty(), downtime, c.session.elapsed(),
-          wireBytes(), pagesSent(), history(), verified, actions());
-    }
-    c.authority.inDoubt();
-    return inDoubt(new MigrationException(a.cause.getMessage() + "; asking the destination did not settle the "
-        + "commit (" + answer.detail() + ")", a.cause));
-  }
-
-  private MigrationResult rollBack(Outcome outcome, MigrationException cause) {
-    if (c.session.cancelRequested() && outcome != Outcome.CANCELLED) {
-      cause = new MigrationCancelledException("cancelled (" + cause.getMessage() + ")");
-      outcome = Outcome.CANCELLED;
-    }
-    log.warn("migration of {} rolls back ({}): {}", c.name(), outcome, cause.getMessage());
-    if (opened != null && opened.returnPath().failure() == null && !(cause instanceof DestinationRefusedException)) {
-      switchover.sendQuietly(new Message.Cancel(cause.getMessage() == null ? outcome.name() : cause.getMessage()));
-    }
-    closeLinks();
-    quietly("stopping the dirty log", () -> {
-      if (pre != null) {
-        pre.stopDirtyLog();
-      }
-    });
-    quietly("restoring the throttle", () -> c.throttle.ifPresent(t -> t.setPercent(initialThrottle)));
-    Duration downtime = Duration.ZERO;
-    if (switchover != null && switchover.paused()) {
-      try {
-        downtime = switchover.resumeSource();
-      } catch (RuntimeException e) {
-        log.error("migration of {} rolled back, but resuming the source failed", c.name(), e);
-        cause = new MigrationException(cause.getMessage() + "; the source copy could not be resumed ("
-            + e.getMessage() + "): it is paused, and the destination holds nothing", cause);
-        downtime = switchover.sincePause();
-      }
-    }
-    return new MigrationResult(c.desc.id(), outcome, Optional.of(cause), downtime, c.session.elapsed(),
-        wireBytes(), pagesSent(), history(), false, actions());
-  }
-
-  private MigrationResult inDoubt(MigrationException cause) {
-    log.error("switchover of {} unconfirmed: the destination may run the guest; the source copy stays paused: {}",
-        c.name(), cause.getMessage());
-    quietly("stopping the dirty log", () -> {
-      if (pre != null) {
-        pre.stopDirtyLog();
-      }
-    });
-    return new MigrationResult(c.desc.id(), Outcome.IN_DOUBT, Optional.of(cause),
-        switchover == null ? Duration.ZERO : switchover.sincePause(), c.session.elapsed(), wireBytes(), pagesSent(),
-        history(), false, actions());
-  }
-
-  private MigrationResult lost(MigrationException cause) {
-    log.error("guest {} lost during post-copy: {}", c.name(), cause.getMessage());
-    return new MigrationResult(c.desc.id(), Outcome.GUEST_LOST, Optional.of(cause), Duration.ZERO,
-        c.session.elapsed(), wireBytes(), pagesSent(), history(), false, actions(),
-        Optional.ofNullable(postCopyStats));
-  }
-
-  /** The result when even building one failed: what the authority allows, said plainly. */
-  private MigrationResult fallback() {
-    Authority.State s = c.authority.state();
-    Outcome o = switch (s) {
-      case SOURCE, RETURNED -> Outcome.FAILED;
-      case DESTINATION -> Outcome.COMPLETED;
-      case LOST, POST_COPY -> Outcome.GUEST_LOST;
-      default -> Outcome.IN_DOUBT;
-    };
-    Optional<MigrationException> cause = o == Outcome.COMPLETED ? Optional.empty()
-        : Optional.of(new MigrationException("the migration ended in an internal error with the authority in " + s
-            + "; see the log"));
-    try {
-      return new MigrationResult(c.desc.id(), o, cause, Duration.ZERO, c.session.elapsed(), 0, 0, List.of(), false,
-          List.of());
-    } catch (RuntimeException e) {
-      return new MigrationResult(c.desc.id(), Outcome.FAILED, Optional.of(new MigrationException(e.toString())),
-          Duration.ZERO, Duration.ZERO, 0, 0, List.of(), false, List.of());
-    }
   }
 
   // ---------------------------------------------------------------- cancel, deadline, cleanup
@@ -441,75 +281,45 @@ public final class SourceMigration implements Runnable {
     c.watchdog.schedule(() -> {
       if (!finished && !c.authority.committed()) {
         log.warn("migration of {} did not stop within {} of cancel; closing its connections", c.name(), CANCEL_GRACE);
-        closeLinks();
+        p.closeLinks();
       }
     }, CANCEL_GRACE.toNanos());
   }
 
   /** The deadline passed: a round under way is ended by closing the links (the source stays authoritative). */
   private void deadlineReached() {
-    Phase p = c.session.phase();
-    if (!finished && !c.authority.committed() && (p == Phase.SETUP || p == Phase.PRE_COPY)) {
+    Phase phase = c.session.phase();
+    if (!finished && !c.authority.committed() && (phase == Phase.SETUP || phase == Phase.PRE_COPY)) {
       deadlineHit = true;
       log.warn("migration of {}: deadline of {} ms reached in {}; ending the round", c.name(),
-          c.options.deadline().toMillis(), p);
-      closeLinks();
+          c.options.deadline().toMillis(), phase);
+      p.closeLinks();
     }
   }
 
   private void checkCancel() {
     if (c.session.cancelRequested()) {
       throw new Abort(Outcome.CANCELLED, new MigrationCancelledException("cancelled in " + c.session.phase()
-          + " after " + history().size() + " round(s)"));
+          + " after " + p.history().size() + " round(s)"));
     }
     if (deadlineHit) {
       throw new Abort(Outcome.FAILED, new ConvergenceException("deadline passed"));
     }
-    Throwable f = opened == null ? null : opened.returnPath().failure();
+    Throwable f = p.opened == null ? null : p.opened.returnPath().failure();
     if (f != null) {
       throw new Abort(Outcome.FAILED, Failures.cause(f));
     }
   }
 
-  private void closeLinks() {
-    for (Link l : links) {
-      l.close();
-    }
-  }
-
   private void closeEverything() {
-    quietly("closing the links", this::closeLinks);
-    if (opened != null) {
-      opened.returnPath().stop();
+    p.quietly("closing the links", p::closeLinks);
+    if (p.opened != null) {
+      p.opened.returnPath().stop();
     }
-    if (sender != null) {
-      quietly("stopping the stream threads", sender::close);
+    if (p.sender != null) {
+      p.quietly("stopping the stream threads", p.sender::close);
     }
-    quietly("stopping the watchdog", c.watchdog::close);
+    p.quietly("stopping the watchdog", c.watchdog::close);
   }
 
-  private void quietly(String what, Runnable r) {
-    try {
-      r.run();
-    } catch (RuntimeException e) {
-      log.warn("migration of {}: {} failed", c.name(), what, e);
-    }
-  }
-
-  private long wireBytes() {
-    long n = opened == null ? 0 : opened.wireBytes();
-    return n + (postCopySource == null ? 0 : postCopySource.recoveryWireBytes());
-  }
-
-  private long pagesSent() {
-    return sender == null ? 0 : sender.pagesSent();
-  }
-
-  private List<dev.ferry.RoundStats> history() {
-    return pre == null ? List.of() : pre.history;
-  }
-
-  private List<String> actions() {
-    return controller == null ? new ArrayList<>() : controller.actions();
-  }
 }
