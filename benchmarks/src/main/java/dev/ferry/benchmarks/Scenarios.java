@@ -95,11 +95,24 @@ final class Scenarios {
   /** One cell of the table. */
   record Row(String scenario, String policy, String outcome, double totalSeconds, long downtimeMs, long bytes,
       int rounds, double slowdownSeconds, int maxThrottle, long faults, long blockedMs, boolean limitMet,
-      boolean deadlineMet, String steps) {
+      boolean deadlineMet, String steps, double planSeconds, String planEnding, boolean planCompletes) {
     boolean met() {
       return limitMet && deadlineMet;
     }
+
+    /** Whether the plan said the migration completes exactly when it did. */
+    boolean planAgrees() {
+      return planCompletes == outcome.startsWith("COMPLETED");
+    }
+
+    /** The plan's error on the total time, as a fraction of the actual. */
+    double planError() {
+      return Math.abs(planSeconds - totalSeconds) / totalSeconds;
+    }
   }
+
+  /** A migration's result with the plan made for it just before it started. */
+  record Planned(MigrationResult result, dev.ferry.MigrationPlan plan) {}
 
   static int run(String[] args, PrintStream out) throws Exception {
     Scale scale = FULL;
@@ -139,6 +152,8 @@ final class Scenarios {
       }
     }
     out.println();
+    planAccuracy(rows, out);
+    out.println();
     verdict(rows, out);
     out.println();
     modelCheck(scale, out);
@@ -161,7 +176,9 @@ final class Scenarios {
   static Row runOne(Scale scale, Scenario sc, String policyName, ConvergencePolicy policy) throws Exception {
     MigrationOptions options = MigrationOptions.builder().maxDowntime(LIMIT).deadline(scale.deadline())
         .bandwidthLimit(scale.link()).allowPostCopy(true).policy(policy).build();
-    MigrationResult r = migrate(scale, sc, options);
+    Planned planned = migrate(scale, sc, options);
+    MigrationResult r = planned.result();
+    dev.ferry.MigrationPlan plan = planned.plan();
     double slowdown = r.guestSlowdown().toNanos() / 1e9
         + r.postCopy().map(pc -> pc.blockedTotal().toNanos() / 1e9 / VCPUS).orElse(0.0);
     int maxThrottle = r.rounds().stream().mapToInt(x -> x.throttlePercent()).max().orElse(0);
@@ -175,11 +192,14 @@ final class Scenarios {
         r.totalTime().toNanos() / 1e9, r.downtimeMillisOrMinusOne(), r.bytesOnWire(), r.roundCount(), slowdown, maxThrottle,
         r.postCopy().map(pc -> pc.faults()).orElse(0L), r.postCopy().map(pc -> pc.blockedTotal().toMillis()).orElse(0L),
         completed && r.downtime().map(d -> d.compareTo(LIMIT) <= 0).orElse(false), completed && r.totalTime().compareTo(scale.deadline()) <= 0,
-        compact(steps));
+        compact(steps), plan.run().total().toNanos() / 1e9, plan.run().ending().name(), plan.run().completes());
   }
 
-  /** Migrates a fresh VM of the scenario between two fresh sim hosts. */
-  static MigrationResult migrate(Scale scale, Scenario sc, MigrationOptions options) throws Exception {
+  /**
+   * Migrates a fresh VM of the scenario between two fresh sim hosts, after a plan of it (half a
+   * second of its dirty log, over the scenario's link) with the same options.
+   */
+  static Planned migrate(Scale scale, Scenario sc, MigrationOptions options) throws Exception {
     int n = SEQ.incrementAndGet();
     SimHost a = SimHost.named("scn-a-" + n);
     SimHost b = SimHost.named("scn-b-" + n);
@@ -194,7 +214,8 @@ final class Scenarios {
       }
       Thread.sleep(300); // let the workload reach its rate
       MigrationTarget target = dst.target();
-      return src.migrate(src.vm("vm"), target, options).completion().get();
+      dev.ferry.MigrationPlan plan = Ferry.plan(src.vm("vm"), scale.link(), options, Duration.ofMillis(500));
+      return new Planned(src.migrate(src.vm("vm"), target, options).completion().get(), plan);
     } finally {
       if (burster != null) {
         burster.interrupt();
@@ -255,16 +276,32 @@ final class Scenarios {
   // ------------------------------------------------------------------ output
 
   static String header() {
-    return String.format(Locale.ROOT, "%-16s %-16s %-14s %8s %9s %9s %6s %9s %5s %6s %8s %5s %5s  %s", "scenario",
-        "policy", "outcome", "total s", "downtime", "MiB sent", "rounds", "slowdown", "thr%", "faults", "blocked",
-        "limit", "dline", "steps");
+    return String.format(Locale.ROOT, "%-16s %-16s %-14s %8s %9s %9s %6s %9s %5s %6s %8s %5s %5s %7s %-10s  %s",
+        "scenario", "policy", "outcome", "total s", "downtime", "MiB sent", "rounds", "slowdown", "thr%", "faults",
+        "blocked", "limit", "dline", "plan s", "plan", "steps");
   }
 
   static String format(Row r) {
-    return String.format(Locale.ROOT, "%-16s %-16s %-14s %8.1f %6d ms %9.0f %6d %7.1f s %5d %6d %5d ms %5s %5s  %s",
+    return String.format(Locale.ROOT,
+        "%-16s %-16s %-14s %8.1f %6d ms %9.0f %6d %7.1f s %5d %6d %5d ms %5s %5s %7.1f %-10s  %s",
         r.scenario(), r.policy(), r.outcome(), r.totalSeconds(), r.downtimeMs(), r.bytes() / 1048576.0, r.rounds(),
         r.slowdownSeconds(), r.maxThrottle(), r.faults(), r.blockedMs(), r.limitMet() ? "yes" : "no",
-        r.deadlineMet() ? "yes" : "no", r.steps());
+        r.deadlineMet() ? "yes" : "no", r.planSeconds(), r.planEnding() + (r.planAgrees() ? "" : "!"), r.steps());
+  }
+
+  /**
+   * How well the plan made before each run said what followed: outcome (completes or not) and total
+   * time. A "!" after the plan's ending in the table marks a run where they disagree.
+   */
+  static void planAccuracy(List<Row> rows, PrintStream out) {
+    long agree = rows.stream().filter(Row::planAgrees).count();
+    List<Double> errors = new ArrayList<>(rows.stream().filter(r -> r.planAgrees() && r.outcome().startsWith(
+        "COMPLETED")).map(Row::planError).toList());
+    java.util.Collections.sort(errors);
+    double median = errors.isEmpty() ? 0 : errors.get(errors.size() / 2);
+    double p90 = errors.isEmpty() ? 0 : errors.get(Math.min(errors.size() - 1, (int) Math.ceil(errors.size() * 0.9) - 1));
+    out.printf(Locale.ROOT, "plan accuracy: the plan's outcome matched in %d of %d runs; error on the total time of the "
+        + "completed runs: median %.0f %%, p90 %.0f %%%n", agree, rows.size(), median * 100, p90 * 100);
   }
 
   /** Whether predictive meets limit and deadline wherever any policy does, and how it compares with the best anchor. */
@@ -310,7 +347,7 @@ final class Scenarios {
       Scenario sc = new Scenario("uniform", "", Workload.uniform(rate), 0, true);
       MigrationOptions options = MigrationOptions.builder().maxDowntime(LIMIT).deadline(scale.deadline())
           .bandwidthLimit(scale.link()).policy(ConvergencePolicy.fixedDowntime()).build();
-      MigrationResult r = migrate(scale, sc, options);
+      MigrationResult r = migrate(scale, sc, options).result();
       double m = scale.memory().bytes();
       double bw = scale.link().bytesPerSecond();
       double limit = LIMIT.toNanos() / 1e9;
@@ -338,11 +375,12 @@ final class Scenarios {
     }
     try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(path, StandardCharsets.UTF_8))) {
       w.println("scenario,policy,outcome,total_s,downtime_ms,bytes_sent,rounds,slowdown_s,max_throttle_pct,"
-          + "postcopy_faults,postcopy_blocked_ms,limit_met,deadline_met,steps");
+          + "postcopy_faults,postcopy_blocked_ms,limit_met,deadline_met,plan_total_s,plan_ending,steps");
       for (Row r : rows) {
-        w.printf(Locale.ROOT, "%s,%s,%s,%.3f,%d,%d,%d,%.3f,%d,%d,%d,%b,%b,\"%s\"%n", r.scenario(), r.policy(),
+        w.printf(Locale.ROOT, "%s,%s,%s,%.3f,%d,%d,%d,%.3f,%d,%d,%d,%b,%b,%.3f,%s,\"%s\"%n", r.scenario(), r.policy(),
             r.outcome(), r.totalSeconds(), r.downtimeMs(), r.bytes(), r.rounds(), r.slowdownSeconds(), r.maxThrottle(),
-            r.faults(), r.blockedMs(), r.limitMet(), r.deadlineMet(), r.steps().replace("\"", "'"));
+            r.faults(), r.blockedMs(), r.limitMet(), r.deadlineMet(), r.planSeconds(), r.planEnding(),
+            r.steps().replace("\"", "'"));
       }
     }
   }
