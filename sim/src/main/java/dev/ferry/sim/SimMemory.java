@@ -21,8 +21,9 @@ import java.util.concurrent.locks.StampedLock;
  * nothing and a direct-to-direct copy is a {@code memcpy}. Byte order is little-endian everywhere,
  * so digests do not depend on the platform.
  *
- * <p>{@link #release()} frees every chunk at once (through {@code Unsafe.invokeCleaner} where the
- * JDK allows it). Because touching freed native memory would crash the JVM, every access through
+ * <p>Chunks are operating-system mappings ({@link NativeChunks}), so guest memory is bounded by
+ * what the machine can give, not by the JVM's direct-memory limit. {@link #release()} frees every
+ * chunk at once. Because touching freed native memory would crash the JVM, every access through
  * the {@link GuestMemory} methods holds the read side of a {@link StampedLock} and {@code release}
  * takes the write side; afterwards every access throws {@link IllegalStateException}. The vCPU
  * threads of a {@link SimVm} write through {@link #writeSlot} without that lock: the VM joins them
@@ -97,6 +98,12 @@ public final class SimMemory implements GuestMemory {
 
   /** Native memory actually allocated now, in bytes: a multiple of the chunk size, at most the size. */
   public long allocatedBytes() {
+    return allocated.get();
+  }
+
+  /** What the destination must hold: the chunks allocated so far (never-written chunks are zeros). */
+  @Override
+  public long residentBytes() {
     return allocated.get();
   }
 
