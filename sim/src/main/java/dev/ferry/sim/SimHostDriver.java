@@ -2,6 +2,7 @@ package dev.ferry.sim;
 
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.HostInfo;
+import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
@@ -46,6 +47,12 @@ final class SimHostDriver implements HostDriver {
   public IncomingVm prepareIncoming(VmDescription description) {
     check();
     return host.prepareIncoming(description);
+  }
+
+  @Override
+  public IncomingVm prepareIncoming(IncomingRequest request) {
+    check();
+    return host.prepareIncoming(request);
   }
 
   @Override
