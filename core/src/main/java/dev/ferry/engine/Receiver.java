@@ -8,9 +8,11 @@ import dev.ferry.ReceiverOptions;
 import dev.ferry.Ticker;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DriverException;
+import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
+import dev.ferry.spi.ScratchMemory;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
 import dev.ferry.wire.EndOfStreamException;
@@ -32,6 +34,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -363,27 +366,60 @@ public final class Receiver implements MigrationReceiver {
     long first = 0;
     long last = 0;
     long bytes = 0;
-    while (true) {
-      Frame f = link.reader.next();
-      if (f.type() != dev.ferry.wire.FrameType.PROBE_DATA) {
-        throw new ProtocolException("unexpected " + f.type() + " frame in a link probe");
+    // The probe's pages land in fresh memory of the host, as a migration's would: the rate then
+    // includes the host's first touch of memory it has just given (several times the cost of the
+    // socket on a machine whose free memory goes back to its own hypervisor).
+    Optional<ScratchMemory> scratch = scratchFor(probe);
+    try {
+      GuestMemory memory = scratch.map(ScratchMemory::memory).orElse(null);
+      long page = 0;
+      while (true) {
+        Frame f = link.reader.next();
+        if (f.type() != dev.ferry.wire.FrameType.PROBE_DATA) {
+          throw new ProtocolException("unexpected " + f.type() + " frame in a link probe");
+        }
+        ByteBuffer payload = f.payload();
+        int n = payload.remaining();
+        if (memory != null) {
+          int pageSize = memory.pageSize();
+          while (payload.remaining() >= pageSize) {
+            memory.writePage(page, payload);
+            page = (page + 1) % memory.pageCount();
+          }
+        }
+        long now = ticker().read();
+        if (now - start > limit) {
+          throw new ProtocolException("the link probe ran past the " + probe.millis() + " ms it asked for");
+        }
+        if (n == 0) {
+          break;
+        }
+        if (first == 0) {
+          first = now;
+        } else {
+          bytes += n; // the first frame's bytes arrived before its stamp: count from the second on
+        }
+        last = now;
       }
-      long now = ticker().read();
-      if (now - start > limit) {
-        throw new ProtocolException("the link probe ran past the " + probe.millis() + " ms it asked for");
-      }
-      int n = f.payload().remaining();
-      if (n == 0) {
-        break;
-      }
-      if (first == 0) {
-        first = now;
-      } else {
-        bytes += n; // the first frame's bytes arrived before its stamp: count from the second on
-      }
-      last = now;
+    } finally {
+      scratch.ifPresent(ScratchMemory::close);
     }
     link.send(new Message.ProbeResult(bytes, Math.max(0, last - first)));
+  }
+
+  /**
+   * Scratch memory for a probe: as much as the probe could fill at 4 GB/s, at most 1 GiB (sparse
+   * memory maps only what is written); none if the host has none to lend or refuses.
+   */
+  private Optional<ScratchMemory> scratchFor(Message.Probe probe) {
+    long millis = Math.min(probe.millis(), LinkProbe.MAX.toMillis());
+    long bytes = Math.min(1L << 30, Math.max(1L << 20, millis * 4_000_000L));
+    try {
+      return host.scratchMemory(DataSize.bytes(bytes));
+    } catch (RuntimeException e) {
+      log.debug("no scratch memory for a link probe: {}", e.toString());
+      return Optional.empty();
+    }
   }
 
   private void answer(Link link, Message.Query query) throws IOException {
