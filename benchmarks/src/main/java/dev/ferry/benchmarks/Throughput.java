@@ -1,12 +1,12 @@
 package dev.ferry.benchmarks;
 
-import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.ferry.Compression;
 import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationResult;
 import dev.ferry.sim.SimHost;
+import dev.ferry.sim.SimMemory;
 import dev.ferry.sim.SimVm;
 import dev.ferry.sim.SimVmSpec;
 import dev.ferry.sim.Workload;
@@ -47,26 +47,37 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li><b>zero</b>: the same with a VM that was never written (all pages zero, sent as markers).
  * </ol>
  * One warm-up repetition of the same size runs first and is not counted: it compiles the hot
- * paths, and it leaves the C allocator holding the memory that the sim's lazily allocated chunks
- * come from, so every counted run finds it already mapped (otherwise whichever runs happen to get
- * fresh pages pay the kernel's first touch, about 0.4 s per GiB on this machine). The machine is small and noisy, so the report uses medians; the last line is
- * {@code throughput-ratio: X.XX}, the median Ferry rate over the median raw rate.
+ * paths and leaves the sim's chunk pool holding faulted-in memory, so the counted runs measure the
+ * engine, not the JIT or the kernel's first touch. The machine is small and noisy, so the report
+ * uses medians; {@code throughput-ratio: X.XX} is the median Ferry rate over the median raw rate.
+ *
+ * <p>Then the <b>cold</b> figure, what a user meets in the first migration of a process: each cold
+ * repetition runs twice, in a fresh JVM each time (the order alternates between repetitions):
+ * <ul>
+ *   <li><b>raw-cold</b>: the raw transfer above, the reader writing every page it receives into a
+ *       fresh {@link SimMemory} of {@code size} bytes, so the baseline pays what a destination pays
+ *       for memory never touched before;
+ *   <li><b>ferry-cold</b>: the ferry migration above, the first in its JVM.
+ * </ul>
+ * The last line is {@code throughput-ratio-cold: Y.YY}, the median over the medians.
  *
  * <p>After each migration the destination's memory digest is compared with the source's (outside
  * the timed region), so a fast but wrong engine cannot pass.
  */
 final class Throughput {
   private static final int IO_SIZE = 64 * 1024;
-  private static final String RELAUNCHED = "ferry.benchmarks.relaunched";
-  private static final long HEADROOM = 512L << 20;
 
   static int run(String[] args, PrintStream out) throws Exception {
     long size = DataSize.gib(1).bytes();
     int repeat = 3;
+    int cold = 3;
+    String child = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--size" -> size = DataSize.parse(value(args, ++i, "--size")).bytes();
         case "--repeat" -> repeat = Integer.parseInt(value(args, ++i, "--repeat"));
+        case "--cold" -> cold = Integer.parseInt(value(args, ++i, "--cold"));
+        case "--child" -> child = value(args, ++i, "--child");
         default -> {
           System.err.println("unknown option '" + args[i] + "'");
           Main.usage(System.err);
@@ -74,21 +85,18 @@ final class Throughput {
         }
       }
     }
-    if (size < (1 << 20) || size % 4096 != 0 || repeat < 1) {
-      System.err.println("--size must be a multiple of 4 KiB, at least 1 MiB; --repeat at least 1");
+    if (size < (1 << 20) || size % 4096 != 0 || repeat < 1 || cold < 0) {
+      System.err.println("--size must be a multiple of 4 KiB, at least 1 MiB; --repeat at least 1; --cold at least 0");
       return 2;
     }
-    // A migration holds the source and the destination copy of guest memory off-heap at once.
-    long needed = 2 * size + HEADROOM;
-    if (maxDirectMemory() < needed) {
-      if (System.getProperty(RELAUNCHED) != null) {
-        System.err.println("direct memory limit " + maxDirectMemory() + " bytes is below the " + needed
-            + " needed; run with -XX:MaxDirectMemorySize=" + (needed >> 20) + "m");
-        return 2;
-      }
-      return relaunch(needed, args, out);
+    Throughput t = new Throughput(out);
+    if (child != null) {
+      return t.child(child, size);
     }
-    new Throughput(out).measure(size, repeat);
+    t.measure(size, repeat);
+    if (cold > 0) {
+      t.measureCold(size, cold);
+    }
     return 0;
   }
 
@@ -146,8 +154,92 @@ final class Throughput {
     out.printf(Locale.ROOT, "throughput-ratio: %.2f%n", ferryMedian / rawMedian);
   }
 
+  /** The cold figures: each repetition a fresh JVM for raw-into-fresh-memory and one for Ferry. */
+  private void measureCold(long size, int repeat) throws Exception {
+    double[] raw = new double[repeat];
+    double[] ferry = new double[repeat];
+    for (int i = 0; i < repeat; i++) {
+      String at = String.format(Locale.ROOT, "[cold %d/%d]", i + 1, repeat);
+      boolean rawFirst = i % 2 == 0;
+      for (String kind : rawFirst ? List.of("raw", "ferry") : List.of("ferry", "raw")) {
+        ChildRun c = fork(kind, size);
+        (kind.equals("raw") ? raw : ferry)[i] = c.gbps;
+        out.printf(Locale.ROOT, "%s %-5s %s = %5.2f GB/s  (fresh JVM; %s)%n", at, kind, DataSize.bytes(size), c.gbps, c.detail);
+      }
+    }
+    double rawMedian = median(raw);
+    double ferryMedian = median(ferry);
+    out.printf(Locale.ROOT, "raw-cold-median: %.2f GB/s%n", rawMedian);
+    out.printf(Locale.ROOT, "ferry-cold-median: %.2f GB/s%n", ferryMedian);
+    out.printf(Locale.ROOT, "throughput-ratio-cold: %.2f%n", ferryMedian / rawMedian);
+  }
+
+  record ChildRun(double gbps, String detail) {}
+
+  /** Runs one cold repetition of {@code kind} in a fresh JVM and reads back its one result line. */
+  private static ChildRun fork(String kind, long size) throws Exception {
+    String javaCmd = ProcessHandle.current().info().command()
+        .orElse(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
+    List<String> cmd = new ArrayList<>();
+    cmd.add(javaCmd);
+    cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "throughput",
+        "--child", kind, "--size", Long.toString(size)));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    List<String> lines = new ArrayList<>();
+    try (var r = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+        java.nio.charset.StandardCharsets.UTF_8))) {
+      for (String line; (line = r.readLine()) != null; ) {
+        lines.add(line);
+      }
+    }
+    if (!p.waitFor(10, java.util.concurrent.TimeUnit.MINUTES)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("cold " + kind + " run did not end within 10 minutes");
+    }
+    for (String line : lines) {
+      if (line.startsWith("child-rate: ")) {
+        String[] f = line.substring("child-rate: ".length()).split(" ", 2);
+        return new ChildRun(Double.parseDouble(f[0]), f.length > 1 ? f[1] : "");
+      }
+    }
+    throw new IllegalStateException("cold " + kind + " run (exit " + p.exitValue() + ") printed no result:\n"
+        + String.join("\n", lines));
+  }
+
+  /** In a fresh JVM: one cold repetition, printed as {@code child-rate: GB/s detail}. */
+  private int child(String kind, long size) throws Exception {
+    switch (kind) {
+      case "raw" -> {
+        SimMemory fresh = new SimMemory(size / 4096, 4096);
+        long faults0 = minorFaults();
+        long nanos = rawInto(size, engineSocketBuffer(), fresh);
+        out.printf(Locale.ROOT, "child-rate: %.4f %.3f s, %d k page faults%n", gbps(size, nanos), nanos / 1e9,
+            (minorFaults() - faults0) / 1000);
+        fresh.release();
+      }
+      case "ferry" -> {
+        Run f = ferry(size, true);
+        out.printf(Locale.ROOT, "child-rate: %.4f %.3f s, %s%n", gbps(size, f.nanos), f.nanos / 1e9, f.detail);
+      }
+      default -> {
+        System.err.println("--child must be raw or ferry, not " + kind);
+        return 2;
+      }
+    }
+    return 0;
+  }
+
   /** Moves {@code bytes} through a loopback socket pair in this JVM; returns the nanoseconds taken. */
   static long raw(long bytes, int sockBuf) throws Exception {
+    return rawInto(bytes, sockBuf, null);
+  }
+
+  /**
+   * As {@link #raw}, the reader also writing each 4 KiB page it receives into {@code memory}, page
+   * after page, when it is not null.
+   */
+  static long rawInto(long bytes, int sockBuf, SimMemory memory) throws Exception {
     InetAddress lo = InetAddress.getLoopbackAddress();
     try (ServerSocketChannel server = ServerSocketChannel.open()) {
       server.bind(new InetSocketAddress(lo, 0));
@@ -163,17 +255,26 @@ final class Throughput {
         Thread reader = new Thread(() -> {
           ByteBuffer in = ByteBuffer.allocateDirect(IO_SIZE);
           long left = bytes;
+          long page = 0;
           try {
             while (left > 0) {
               in.clear();
               if (left < IO_SIZE) {
                 in.limit((int) left);
               }
-              int n = accepted.read(in);
-              if (n < 0) {
-                throw new java.io.EOFException(left + " bytes short");
+              while (in.hasRemaining()) {
+                int n = accepted.read(in);
+                if (n < 0) {
+                  throw new java.io.EOFException(left + " bytes short");
+                }
+                left -= n;
               }
-              left -= n;
+              if (memory != null) {
+                in.flip();
+                while (in.remaining() >= 4096) {
+                  memory.writePage(page++, in);
+                }
+              }
             }
             end.set(System.nanoTime());
           } catch (Throwable t) {
@@ -307,39 +408,5 @@ final class Throughput {
 
   private static double load() {
     return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
-  }
-
-  /** The JVM's direct memory limit: -XX:MaxDirectMemorySize, or the maximum heap when it is 0. */
-  static long maxDirectMemory() {
-    try {
-      HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-      long v = Long.parseLong(hs.getVMOption("MaxDirectMemorySize").getValue());
-      return v > 0 ? v : Runtime.getRuntime().maxMemory();
-    } catch (RuntimeException e) {
-      return Runtime.getRuntime().maxMemory();
-    }
-  }
-
-  /** Runs this command again in a JVM whose direct memory limit is {@code needed} bytes. */
-  private static int relaunch(long needed, String[] args, PrintStream out) throws Exception {
-    String java = ProcessHandle.current().info().command()
-        .orElse(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(java);
-    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if (!a.startsWith("-XX:MaxDirectMemorySize")) {
-        cmd.add(a);
-      }
-    }
-    cmd.add("-XX:MaxDirectMemorySize=" + ((needed >> 20) + 1) + "m");
-    cmd.add("-D" + RELAUNCHED + "=true");
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(Main.class.getName());
-    cmd.add("throughput");
-    cmd.addAll(List.of(args));
-    out.println("(relaunching with -XX:MaxDirectMemorySize=" + ((needed >> 20) + 1)
-        + "m: the sim's guest memory is off-heap and the default limit is the heap size)");
-    return new ProcessBuilder(cmd).inheritIO().start().waitFor();
   }
 }
