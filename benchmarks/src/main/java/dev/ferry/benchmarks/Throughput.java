@@ -54,7 +54,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Then the <b>cold</b> figure, what a user meets in the first migration of a process: each cold
  * repetition runs twice, in a fresh JVM each time (the order alternates between repetitions):
  * <ul>
- *   <li><b>raw-cold</b>: the raw transfer above, the reader writing every page it receives into a
+ *   <li><b>raw-cold</b>: the raw transfer above from a filled source region (as the VM is filled),
+ *       page by page, the reader writing every page it receives into a
  *       fresh {@link SimMemory} of {@code size} bytes, so the baseline pays what a destination pays
  *       for memory never touched before;
  *   <li><b>ferry-cold</b>: the ferry migration above, the first in its JVM.
@@ -211,9 +212,23 @@ final class Throughput {
   private int child(String kind, long size) throws Exception {
     switch (kind) {
       case "raw" -> {
+        // As the Ferry run holds a filled source VM and a fresh destination, so does this one:
+        // source memory filled with random pages (not timed), read page by page by the writer.
+        SimMemory source = new SimMemory(size / 4096, 4096);
+        ByteBuffer page = ByteBuffer.allocateDirect(4096);
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (long p = 0; p < source.pageCount(); p++) {
+          page.clear();
+          while (page.hasRemaining()) {
+            page.putLong(rnd.nextLong());
+          }
+          page.flip();
+          source.writePage(p, page);
+        }
         SimMemory fresh = new SimMemory(size / 4096, 4096);
         long faults0 = minorFaults();
-        long nanos = rawInto(size, engineSocketBuffer(), fresh);
+        long nanos = rawInto(size, engineSocketBuffer(), source, fresh);
+        source.release();
         out.printf(Locale.ROOT, "child-rate: %.4f %.3f s, %d k page faults%n", gbps(size, nanos), nanos / 1e9,
             (minorFaults() - faults0) / 1000);
         fresh.release();
@@ -232,14 +247,14 @@ final class Throughput {
 
   /** Moves {@code bytes} through a loopback socket pair in this JVM; returns the nanoseconds taken. */
   static long raw(long bytes, int sockBuf) throws Exception {
-    return rawInto(bytes, sockBuf, null);
+    return rawInto(bytes, sockBuf, null, null);
   }
 
   /**
-   * As {@link #raw}, the reader also writing each 4 KiB page it receives into {@code memory}, page
-   * after page, when it is not null.
+   * As {@link #raw}, the writer reading each 4 KiB page it sends from {@code source} and the reader
+   * writing each page it receives into {@code memory}, page after page, where they are not null.
    */
-  static long rawInto(long bytes, int sockBuf, SimMemory memory) throws Exception {
+  static long rawInto(long bytes, int sockBuf, SimMemory source, SimMemory memory) throws Exception {
     InetAddress lo = InetAddress.getLoopbackAddress();
     try (ServerSocketChannel server = ServerSocketChannel.open()) {
       server.bind(new InetSocketAddress(lo, 0));
@@ -289,10 +304,17 @@ final class Throughput {
         reader.start();
         long start = System.nanoTime();
         long left = bytes;
+        long sent = 0;
         while (left > 0) {
           out.clear();
           if (left < IO_SIZE) {
             out.limit((int) left);
+          }
+          if (source != null) {
+            while (out.remaining() >= 4096) {
+              source.readPage(sent++, out);
+            }
+            out.flip();
           }
           while (out.hasRemaining()) {
             left -= client.write(out);
