@@ -29,6 +29,7 @@ import java.time.Duration;
  */
 public final class LinkProbe {
   private static final int FRAME = 256 << 10;
+  private static final int MIN_FRAMES = 8;
   static final Duration MAX = Duration.ofSeconds(2);
 
   private LinkProbe() {}
@@ -49,7 +50,9 @@ public final class LinkProbe {
         link.send(new Message.Probe(target.token(), (int) window.toMillis()));
         ByteBuffer data = ByteBuffer.allocateDirect(FRAME);
         long end = ticker.read() + window.toNanos();
-        while (ticker.read() - end < 0) {
+        // At least MIN_FRAMES, however long they take: the receiver counts from its second frame,
+        // and on a saturated machine the window can pass before the second frame is written.
+        for (int sent = 0; sent < MIN_FRAMES || ticker.read() - end < 0; sent++) {
           data.clear();
           link.writer.write(FrameType.PROBE_DATA, data);
         }
