@@ -15,15 +15,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * It counts against {@code -XX:MaxDirectMemorySize}, whose default is the maximum heap (a quarter
  * of the machine), so a 4 GiB migration in one process (8 GiB of guest memory in all) failed with
  * {@code OutOfMemoryError} on a 24 GiB machine; and it zeroes every byte before the first use, so
- * memory that a migration is about to overwrite is written twice, faulting in each 4 KiB page on
- * the way. On Linux a chunk here is instead an {@code mmap(MAP_PRIVATE | MAP_ANONYMOUS)} region,
- * aligned to 2 MiB and advised {@code MADV_HUGEPAGE} (QEMU advises guest RAM the same way): it
- * reads as zeros without being written, costs nothing until touched, is bounded only by what the
- * machine can give, and is faulted in 2 MiB at a time where the kernel has huge pages to spare.
+ * memory that a migration is about to overwrite is written twice, and a guest's first write into a
+ * 16 MiB chunk paid for all of it. On Linux a chunk here is instead an
+ * {@code mmap(MAP_PRIVATE | MAP_ANONYMOUS)} region: it reads as zeros without being written, costs
+ * nothing until touched, a page at a time, and is bounded only by what the machine can give.
  * {@link #free} unmaps at once. The buffers are direct buffers without a cleaner (JNA's
  * {@code Pointer.getByteBuffer}), so page copies stay {@code memcpy}s; callers must never touch a
  * chunk after freeing it ({@link SimMemory} guards that with its lock). Elsewhere, or if the C
  * library cannot be reached, chunks fall back to {@code allocateDirect}.
+ *
+ * <p>Huge pages ({@code MADV_HUGEPAGE}, with chunks aligned to 2 MiB) are opt-in
+ * ({@code -Dferry.sim.hugePages=true}): they made sequential first writes faster where the memory
+ * was already backed, but a scattered write then faults in 2 MiB, and on a machine whose free
+ * memory is returned to the hypervisor below it that cost 6 ms a write: a sparse 16 GiB guest's
+ * dirty pages took 12 s a round to land on the destination.
  *
  * <p>Thread-safety: safe from any thread.
  */
@@ -37,6 +42,7 @@ final class NativeChunks {
   private static final long MAP_FAILED = -1L;
 
   private static final boolean MAPPED = linkLibc();
+  private static final boolean HUGE_PAGES = Boolean.getBoolean("ferry.sim.hugePages");
   private static final AtomicLong MAPPED_BYTES = new AtomicLong();
 
   private NativeChunks() {}
@@ -77,7 +83,9 @@ final class NativeChunks {
     if (tail > 0) {
       LibC.munmap(end, tail);
     }
-    LibC.madvise(start, size, MADV_HUGEPAGE); // advice only: without huge pages it still works
+    if (HUGE_PAGES) {
+      LibC.madvise(start, size, MADV_HUGEPAGE); // advice only: without huge pages it still works
+    }
     MAPPED_BYTES.addAndGet(size);
     return new Pointer(start).getByteBuffer(0, size).order(ByteOrder.LITTLE_ENDIAN);
   }

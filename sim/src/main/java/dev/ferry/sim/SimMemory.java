@@ -107,6 +107,14 @@ public final class SimMemory implements GuestMemory {
     return allocated.get();
   }
 
+  /**
+   * Guest memory this process has mapped now, in bytes: every sim VM's chunks and those kept for
+   * reuse (0 where chunks fall back to direct buffers, which the JVM's direct pool counts).
+   */
+  public static long mappedBytes() {
+    return NativeChunks.mappedBytes();
+  }
+
   /** Whether {@link #release()} has been called. */
   public boolean isReleased() {
     return released;
@@ -158,8 +166,11 @@ public final class SimMemory implements GuestMemory {
     try {
       checkLive();
       ByteBuffer chunk = chunks.get(chunkIndex(page));
-      if (chunk != null) {
-        chunk.put(offsetInChunk(page), zeroPage, 0, pageSize);
+      int at = offsetInChunk(page);
+      // A page already zero is left alone: reading a never-touched page of a mapped chunk maps the
+      // kernel's zero page, writing zeros would allocate memory for nothing.
+      if (chunk != null && chunk.slice(at, pageSize).mismatch(zeroPage) >= 0) {
+        chunk.put(at, zeroPage, 0, pageSize);
       }
     } finally {
       lock.unlockRead(stamp);
