@@ -58,6 +58,7 @@ final class Link implements AutoCloseable {
   private volatile String failure;
   private final java.util.concurrent.atomic.AtomicLong pingsSent = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong roundEndsSent = new java.util.concurrent.atomic.AtomicLong();
+  private volatile int peerMinor = WireFormat.MINOR_VERSION;
 
   private Link(SocketChannel channel, Ticker ticker, String peer) {
     this.channel = channel;
@@ -84,7 +85,7 @@ final class Link implements AutoCloseable {
       link.readsTimed = true;
       watchdog.watch(link);
       Preamble.write(link.guarded);
-      Preamble.read(link.guarded);
+      link.peerMinor = Preamble.read(link.guarded).minor();
       return link;
     } catch (IOException e) {
       if (link != null) {
@@ -195,6 +196,11 @@ final class Link implements AutoCloseable {
   /** ROUND_ENDs written on this link so far: a peer may acknowledge each once. */
   long roundEndsSent() {
     return roundEndsSent.get();
+  }
+
+  /** The minor protocol version the peer's preamble named (on links this side connected). */
+  int peerMinor() {
+    return peerMinor;
   }
 
   /** Writes the encoder's frame under the write lock and returns the bytes it took on the wire. */

@@ -17,7 +17,7 @@ public final class WireFormat {
   public static final int MAJOR_VERSION = 1;
 
   /** The minor version this side speaks. */
-  public static final int MINOR_VERSION = 1;
+  public static final int MINOR_VERSION = 2;
 
   /** Preamble: magic, u16 major, u16 minor, u32 reserved. */
   public static final int PREAMBLE_LENGTH = 16;
@@ -60,6 +60,15 @@ public final class WireFormat {
 
   /** Page encoding in a PAGES frame: u32 compressed length and LZ4 block bytes follow. */
   public static final int PAGE_LZ4 = 2;
+
+  /**
+   * Page encoding in a PAGES frame (1.2): a u32 count follows; the page and the count - 1 after it
+   * are all zeros.
+   */
+  public static final int PAGE_ZERO_RUN = 3;
+
+  /** Longest zero run in one entry. */
+  public static final int MAX_ZERO_RUN = 1 << 30;
 
   /** Bytes before a page's data in a PAGES frame: u64 page index, u8 encoding. */
   public static final int PAGE_ENTRY_HEADER = 9;

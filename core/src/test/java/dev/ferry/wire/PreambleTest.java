@@ -22,7 +22,7 @@ class PreambleTest {
     byte[] b = preamble();
     assertThat(b).hasSize(WireFormat.PREAMBLE_LENGTH);
     assertThat(new String(b, 0, 8, StandardCharsets.US_ASCII)).isEqualTo("FERRYMIG");
-    assertThat(Preamble.read(in(b))).isEqualTo(Preamble.CURRENT).hasToString("1.1");
+    assertThat(Preamble.read(in(b))).isEqualTo(Preamble.CURRENT).hasToString("1.2");
   }
 
   @Test
@@ -34,7 +34,7 @@ class PreambleTest {
   void read_otherMajor_failsIncompatibleWithBothVersions() {
     assertThatThrownBy(() -> Preamble.read(in(preambleOf(2, 0, 0))))
         .isInstanceOf(ProtocolException.class)
-        .hasMessage("protocol version 2.0 not supported, this side speaks 1.1")
+        .hasMessage("protocol version 2.0 not supported, this side speaks 1.2")
         .extracting(e -> ((WireException) e).errorCode()).isEqualTo(ErrorCode.INCOMPATIBLE);
   }
 
