@@ -55,8 +55,7 @@ final class CommitResolver {
       Link l = null;
       try {
         long left = Math.max(1, (deadline - c.now()) / 1_000_000);
-        l = Link.connect(c.target.address(), Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())),
-            c.watchdog);
+        l = c.connect(Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())));
         l.send(new Message.Query(c.sessionId, c.target.token()));
         Message m = l.receive();
         if (m instanceof Message.Status s) {

@@ -103,7 +103,7 @@ final class Handshake {
 
   private Link connect() {
     try {
-      Link l = Link.connect(c.target.address(), c.options.connectTimeout(), c.watchdog);
+      Link l = c.connect(c.options.connectTimeout());
       links.add(l);
       return l;
     } catch (TransportException e) {

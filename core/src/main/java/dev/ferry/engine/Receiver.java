@@ -114,7 +114,8 @@ public final class Receiver implements MigrationReceiver {
       Receiver r = new Receiver(host, server, options);
       r.watchdog.start();
       EngineThreads.daemon(options.threadFactory(), r::acceptLoop, "ferry-receiver-" + r.address.getPort()).start();
-      log.info("receiving migrations for {} on {}", host.info().hostname(), r.address);
+      log.info("receiving migrations for {} on {}{}", host.info().hostname(), r.address,
+          options.tls().isPresent() ? " over TLS 1.3, client certificates required" : "");
       return r;
     } catch (IOException e) {
       Link.closeQuietly(server);
@@ -280,18 +281,7 @@ public final class Receiver implements MigrationReceiver {
   private void refuseAtOnce(SocketChannel ch, String why) {
     try {
       ch.configureBlocking(false);
-      ByteBuffer preamble = ByteBuffer.allocate(WireFormat.PREAMBLE_LENGTH);
-      preamble.put(WireFormat.MAGIC).putShort((short) WireFormat.MAJOR_VERSION)
-          .putShort((short) WireFormat.MINOR_VERSION).putInt(0).flip();
-      ch.write(preamble);
-      ByteBuffer payload = Messages.encode(new Message.ErrorMessage(ErrorCode.BUSY, why));
-      ByteBuffer frame = ByteBuffer.allocate(WireFormat.FRAME_OVERHEAD + payload.remaining());
-      frame.putInt(payload.remaining()).put((byte) dev.ferry.wire.FrameType.ERROR.code()).put((byte) 0)
-          .putShort((short) 0).put(payload);
-      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-      crc.update(frame.array(), 0, frame.position());
-      frame.putInt((int) crc.getValue()).flip();
-      ch.write(frame);
+      ch.write(plaintextError(ErrorCode.BUSY, why));
     } catch (IOException | RuntimeException e) {
       log.debug("refusing a connection from {}: {}", Link.remote(ch), e.toString());
     } finally {
@@ -300,11 +290,56 @@ public final class Receiver implements MigrationReceiver {
     log.warn("refused a connection from {}: {}", Link.remote(ch), why);
   }
 
+  /** A preamble and an ERROR frame, in plaintext, as bytes to write straight to a socket. */
+  private static ByteBuffer[] plaintextError(ErrorCode code, String why) {
+    ByteBuffer preamble = ByteBuffer.allocate(WireFormat.PREAMBLE_LENGTH);
+    preamble.put(WireFormat.MAGIC).putShort((short) WireFormat.MAJOR_VERSION)
+        .putShort((short) WireFormat.MINOR_VERSION).putInt(0).flip();
+    ByteBuffer payload = Messages.encode(new Message.ErrorMessage(code, why));
+    ByteBuffer frame = ByteBuffer.allocate(WireFormat.FRAME_OVERHEAD + payload.remaining());
+    frame.putInt(payload.remaining()).put((byte) dev.ferry.wire.FrameType.ERROR.code()).put((byte) 0)
+        .putShort((short) 0).put(payload);
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(frame.array(), 0, frame.position());
+    frame.putInt((int) crc.getValue()).flip();
+    return new ByteBuffer[] {preamble, frame};
+  }
+
+  /**
+   * Tells a plaintext Ferry source, in plaintext, that this receiver takes only TLS; then reads
+   * (and drops) what it still sends, until it closes, at most 64 KiB, within the handshake timeout
+   * (the watchdog closes the link at that bound), so that closing does not reset the connection
+   * before the source has read why.
+   */
+  private void refusePlaintext(Link link, SocketChannel ch) {
+    String why = "this receiver on " + address + " takes only TLS connections (TLS 1.3 with a client certificate):"
+        + " give the migration a FerryTls (MigrationOptions.tls)";
+    try {
+      ByteBuffer[] bytes = plaintextError(ErrorCode.UNAUTHORIZED, why);
+      while (bytes[1].hasRemaining()) {
+        ch.write(bytes);
+      }
+      ch.shutdownOutput();
+      ByteBuffer sink = ByteBuffer.allocate(4096);
+      long drained = 0;
+      while (drained < (64 << 10)) {
+        sink.clear();
+        int n = ch.read(sink);
+        if (n < 0) {
+          break;
+        }
+        drained += n;
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("telling a plaintext source at {} about TLS: {}", link.peer(), e.toString());
+    }
+  }
+
   private void serve(SocketChannel ch) {
     Link link = null;
     boolean handedOver = false;
     try {
-      link = Link.accepted(ch, watchdog);
+      link = Link.accepted(ch, watchdog, options.tls().orElse(null));
       open.add(link);
       link.closeAt(ticker().read() + options.handshakeTimeout().toNanos(), "a connection from "
           + Link.remote(ch) + " did not finish its handshake within " + options.handshakeTimeout().toMillis() + " ms");
@@ -327,6 +362,13 @@ public final class Receiver implements MigrationReceiver {
       } else {
         throw new ProtocolException("a connection must open with HELLO, JOIN, RECOVER, QUERY or PROBE, not "
             + first.type());
+      }
+    } catch (javax.net.ssl.SSLException e) {
+      if (!closed) {
+        log.warn("refused a connection from {}: TLS: {}", Link.remote(ch), e.getMessage());
+        if (e instanceof TlsChannel.NotTlsException n && n.ferryPlaintext && link != null) {
+          refusePlaintext(link, ch);
+        }
       }
     } catch (Throwable e) {
       if (!closed) {

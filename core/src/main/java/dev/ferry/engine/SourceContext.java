@@ -68,6 +68,11 @@ final class SourceContext {
     this.sendMemory = ledger == null ? memory : LedgerMemory.sending(memory, ledger);
   }
 
+  /** A new connection to the target (with the options' TLS, if any), bounded by {@code connectTimeout}. */
+  Link connect(java.time.Duration connectTimeout) throws dev.ferry.TransportException {
+    return Link.connect(target.address(), connectTimeout, watchdog, options.tls().orElse(null));
+  }
+
   long now() {
     return ticker.read();
   }
