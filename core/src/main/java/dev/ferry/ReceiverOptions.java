@@ -65,7 +65,10 @@ public final class ReceiverOptions {
     return new Builder();
   }
 
-  /** The shared secret a source must present; empty to accept any source. */
+  /**
+   * The shared secret a source must prove (by challenge and response: it never travels); empty to
+   * require none (then only TLS, or a loopback address, keeps strangers out).
+   */
   public String token() {
     return token;
   }

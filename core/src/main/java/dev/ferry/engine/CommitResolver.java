@@ -56,7 +56,7 @@ final class CommitResolver {
       try {
         long left = Math.max(1, (deadline - c.now()) / 1_000_000);
         l = c.connect(Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())));
-        l.send(new Message.Query(c.sessionId, c.target.token()));
+        l.send(new Message.Query(c.sessionId));
         Message m = l.receive();
         if (m instanceof Message.Status s) {
           if (!s.sessionId().equals(c.sessionId)) {

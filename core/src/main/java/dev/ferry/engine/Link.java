@@ -1,5 +1,6 @@
 package dev.ferry.engine;
 
+import dev.ferry.DestinationRefusedException;
 import dev.ferry.FerryTls;
 import dev.ferry.Ticker;
 import dev.ferry.TransportException;
@@ -76,20 +77,23 @@ final class Link implements AutoCloseable {
     this.reader = new FrameReader(guarded, WireFormat.HANDSHAKE_MAX_PAYLOAD);
   }
 
-  /** Connects in plaintext: {@link #connect(InetSocketAddress, Duration, LinkWatchdog, FerryTls)} without TLS. */
+  /** Connects in plaintext and without a token. */
   static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog)
       throws TransportException {
-    return connect(address, connectTimeout, watchdog, null);
+    return connect(address, connectTimeout, watchdog, null, "");
   }
 
   /**
    * Connects to a receiver, runs the TLS handshake when {@code tls} is given (the receiver's
-   * certificate must name the address's host), and exchanges preambles, with every step bounded:
-   * the connect by {@code connectTimeout}, the handshake and the preamble by the watchdog's peer
-   * timeout.
+   * certificate must name the address's host), exchanges preambles and answers the receiver's
+   * AUTH_CHALLENGE with a proof of {@code token} (the token itself never travels), with every step
+   * bounded: the connect by {@code connectTimeout}, the rest by the watchdog's peer timeout.
+   *
+   * @throws DestinationRefusedException if the receiver refuses the connection at once (BUSY,
+   *     or it requires a token and {@code token} is empty)
    */
-  static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog, FerryTls tls)
-      throws TransportException {
+  static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog, FerryTls tls,
+      String token) throws TransportException {
     SocketChannel ch = null;
     Link link = null;
     String where = address.getHostString() + ":" + address.getPort();
@@ -104,7 +108,27 @@ final class Link implements AutoCloseable {
       link.guarded.handshake();
       Preamble.write(link.guarded);
       Preamble.read(link.guarded);
+      Message first = link.receive();
+      if (first instanceof Message.ErrorMessage err) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " refused the connection: "
+            + err.code() + ": " + err.message());
+      }
+      if (!(first instanceof Message.AuthChallenge challenge)) {
+        throw new dev.ferry.wire.ProtocolException("the migration receiver at " + where + " opened with "
+            + first.type() + ", not AUTH_CHALLENGE");
+      }
+      if (challenge.tokenRequired() && token.isEmpty()) {
+        throw new DestinationRefusedException("the migration receiver at " + where
+            + " requires a token, and this migration has none (MigrationTarget.withToken)");
+      }
+      link.send(TokenAuth.respond(token, challenge));
       return link;
+    } catch (DestinationRefusedException e) {
+      if (link != null) {
+        link.close();
+      }
+      closeQuietly(ch);
+      throw e;
     } catch (IOException e) {
       if (link != null) {
         link.close();

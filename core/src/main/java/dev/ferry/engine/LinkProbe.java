@@ -44,9 +44,9 @@ public final class LinkProbe {
     }
     Ticker ticker = Ticker.system();
     try (LinkWatchdog watchdog = new LinkWatchdog(ticker, timeout, Thread::new, "probe").start()) {
-      Link link = Link.connect(target.address(), timeout, watchdog, tls);
+      Link link = Link.connect(target.address(), timeout, watchdog, tls, target.token());
       try {
-        link.send(new Message.Probe(target.token(), (int) window.toMillis()));
+        link.send(new Message.Probe((int) window.toMillis()));
         ByteBuffer data = ByteBuffer.allocateDirect(FRAME);
         long end = ticker.read() + window.toNanos();
         while (ticker.read() - end < 0) {

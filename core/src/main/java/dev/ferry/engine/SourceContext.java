@@ -68,9 +68,12 @@ final class SourceContext {
     this.sendMemory = ledger == null ? memory : LedgerMemory.sending(memory, ledger);
   }
 
-  /** A new connection to the target (with the options' TLS, if any), bounded by {@code connectTimeout}. */
+  /**
+   * A new connection to the target (with the options' TLS, if any; the target's token proven),
+   * bounded by {@code connectTimeout}.
+   */
   Link connect(java.time.Duration connectTimeout) throws dev.ferry.TransportException {
-    return Link.connect(target.address(), connectTimeout, watchdog, options.tls().orElse(null));
+    return Link.connect(target.address(), connectTimeout, watchdog, options.tls().orElse(null), target.token());
   }
 
   long now() {
