@@ -85,12 +85,13 @@ final class Link implements AutoCloseable {
 
   /**
    * Connects to a receiver, runs the TLS handshake when {@code tls} is given (the receiver's
-   * certificate must name the address's host), exchanges preambles and answers the receiver's
-   * AUTH_CHALLENGE with a proof of {@code token} (the token itself never travels), with every step
+   * certificate must name the address's host), exchanges preambles, answers the receiver's
+   * AUTH_CHALLENGE with a proof of {@code token} (the token itself never travels) and checks the
+   * receiver's proof in AUTH_OK when it required the token, with every step
    * bounded: the connect by {@code connectTimeout}, the rest by the watchdog's peer timeout.
    *
-   * @throws DestinationRefusedException if the receiver refuses the connection at once (BUSY,
-   *     or it requires a token and {@code token} is empty)
+   * @throws DestinationRefusedException if the receiver refuses the connection (BUSY, a wrong token,
+   *     or it requires a token and {@code token} is empty) or cannot prove the token itself
    */
   static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog, FerryTls tls,
       String token) throws TransportException {
@@ -121,7 +122,21 @@ final class Link implements AutoCloseable {
         throw new DestinationRefusedException("the migration receiver at " + where
             + " requires a token, and this migration has none (MigrationTarget.withToken)");
       }
-      link.send(TokenAuth.respond(token, challenge));
+      Message.AuthResponse response = TokenAuth.respond(token, challenge);
+      link.send(response);
+      Message verdict = link.receive();
+      if (verdict instanceof Message.ErrorMessage err) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " refused the connection: "
+            + err.code() + ": " + err.message());
+      }
+      if (!(verdict instanceof Message.AuthOk ok)) {
+        throw new dev.ferry.wire.ProtocolException("the migration receiver at " + where + " answered AUTH_RESPONSE"
+            + " with " + verdict.type() + ", not AUTH_OK");
+      }
+      if (challenge.tokenRequired() && !TokenAuth.verifyDestination(token, challenge, response, ok)) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " could not prove the token:"
+            + " it is not a host this token was shared with");
+      }
       return link;
     } catch (DestinationRefusedException e) {
       if (link != null) {

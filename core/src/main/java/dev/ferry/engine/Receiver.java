@@ -392,8 +392,8 @@ public final class Receiver implements MigrationReceiver {
 
   /**
    * Sends AUTH_CHALLENGE and checks the AUTH_RESPONSE: a receiver with a token requires the source's
-   * proof of it (the token itself never travels); one without takes any response. A wrong or
-   * missing proof is told UNAUTHORIZED before anything else is read.
+   * proof of it (the token itself never travels) and answers AUTH_OK with its own; one without takes
+   * any response. A wrong or missing proof is told UNAUTHORIZED before anything else is read.
    *
    * @return whether the connection may go on
    */
@@ -406,6 +406,7 @@ public final class Receiver implements MigrationReceiver {
       throw new ProtocolException("a connection must answer AUTH_CHALLENGE with AUTH_RESPONSE, not " + f.type());
     }
     if (token.length == 0 || TokenAuth.verify(token, nonce, response)) {
+      link.send(TokenAuth.accept(token, nonce, response));
       return true;
     }
     String why = TokenAuth.noProof(response) ? "this receiver requires a token" : "wrong token";

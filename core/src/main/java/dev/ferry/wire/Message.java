@@ -67,6 +67,23 @@ public sealed interface Message {
   }
 
   /**
+   * AUTH_OK (2.0): the destination accepts the AUTH_RESPONSE; the source may send its first frame.
+   *
+   * @param proof HMAC-SHA256 keyed with the token over the destination's label and both nonces (the
+   *     destination knows the token too), or 32 zero bytes when the destination requires no token
+   */
+  record AuthOk(Digest proof) implements Message {
+    public AuthOk {
+      Objects.requireNonNull(proof, "proof");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.AUTH_OK;
+    }
+  }
+
+  /**
    * HELLO: the source opens a session on the control stream.
    *
    * @param sessionId identifies the session; data streams JOIN with it

@@ -127,6 +127,8 @@ public final class Messages {
       w.u8(c.tokenRequired() ? 1 : 0).bytes(ByteBuffer.wrap(c.nonce().toByteArray()));
     } else if (m instanceof Message.AuthResponse a) {
       w.bytes(ByteBuffer.wrap(a.nonce().toByteArray())).bytes(ByteBuffer.wrap(a.proof().toByteArray()));
+    } else if (m instanceof Message.AuthOk ok) {
+      w.bytes(ByteBuffer.wrap(ok.proof().toByteArray()));
     } else if (m instanceof Message.Status st) {
       w.uuid(st.sessionId()).u8(st.state().code()).string(st.detail());
     } else {
@@ -320,6 +322,8 @@ public final class Messages {
         Digest nonce = Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "nonce"));
         return new Message.AuthResponse(nonce, Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "proof")));
       }
+      case AUTH_OK:
+        return new Message.AuthOk(Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "proof")));
       case STATUS: {
         var id = r.uuid("sessionId");
         int code = r.u8("state");

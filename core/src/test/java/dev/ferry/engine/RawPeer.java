@@ -11,7 +11,8 @@ import java.nio.channels.WritableByteChannel;
 
 /**
  * How a hand-written peer opens a connection in protocol 2.0, for tests that speak the wire
- * themselves: preambles, then AUTH_CHALLENGE from the destination and AUTH_RESPONSE from the source.
+ * themselves: preambles, then AUTH_CHALLENGE from the destination, AUTH_RESPONSE from the source and
+ * AUTH_OK from the destination.
  */
 final class RawPeer {
   private RawPeer() {}
@@ -20,15 +21,20 @@ final class RawPeer {
   static void openAsSource(ReadableByteChannel in, WritableByteChannel out, String token) throws IOException {
     Preamble.write(out);
     Preamble.read(in);
-    Message.AuthChallenge c = Messages.expect(new FrameReader(in).next(), Message.AuthChallenge.class);
+    FrameReader reader = new FrameReader(in);
+    Message.AuthChallenge c = Messages.expect(reader.next(), Message.AuthChallenge.class);
     new FrameWriter(out).write(TokenAuth.respond(token, c));
+    Messages.expect(reader.next(), Message.AuthOk.class);
   }
 
   /** As a receiver that requires no token: preambles, a challenge, and the source's response read. */
   static void openAsReceiver(ReadableByteChannel in, WritableByteChannel out) throws IOException {
     Preamble.write(out);
     Preamble.read(in);
-    new FrameWriter(out).write(new Message.AuthChallenge(false, TokenAuth.nonce()));
-    Messages.expect(new FrameReader(in).next(), Message.AuthResponse.class);
+    FrameWriter writer = new FrameWriter(out);
+    dev.ferry.wire.Digest nonce = TokenAuth.nonce();
+    writer.write(new Message.AuthChallenge(false, nonce));
+    Message.AuthResponse r = Messages.expect(new FrameReader(in).next(), Message.AuthResponse.class);
+    writer.write(TokenAuth.accept(new byte[0], nonce, r));
   }
 }

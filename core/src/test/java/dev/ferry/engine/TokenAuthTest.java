@@ -35,10 +35,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The token proven by challenge and response (wire 2.0), and the receiver's secure defaults: a
- * migration with the right token completes and the token never appears in the bytes on the wire;
- * a wrong or missing token is refused before any page moves; a receiver on a non-loopback address
- * without TLS or a token does not start.
+ * The token proven by challenge and response both ways (wire 2.0), and the receiver's secure
+ * defaults: a migration with the right token completes and the token never appears in the bytes on
+ * the wire; a wrong or missing token is refused before any page moves; a destination that cannot
+ * prove the token gets nothing past the handshake; a receiver on a non-loopback address without TLS
+ * or a token does not start.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TokenAuthTest {
@@ -88,6 +89,9 @@ class TokenAuthTest {
     Digest nextConnection = TokenAuth.nonce();
     assertThat(TokenAuth.verify(token, nextConnection, response)).as("replayed on a new challenge").isFalse();
     assertThat(TokenAuth.noProof(TokenAuth.respond("", challenge))).isTrue();
+    Message.AuthOk ok = TokenAuth.accept(token, challenge.nonce(), response);
+    assertThat(TokenAuth.verifyDestination(TOKEN, challenge, response, ok)).isTrue();
+    assertThat(ok.proof()).as("the destination's proof is not the source's").isNotEqualTo(response.proof());
   }
 
   @Test
@@ -126,6 +130,50 @@ class TokenAuthTest {
     assertRefusedBeforeAnyPage(r, vm);
     assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
     assertThat(r.cause().orElseThrow().getMessage()).contains("requires a token");
+  }
+
+  @Test
+  void measureLink_withAWrongToken_isRefusedUnauthorized() {
+    pair(TOKEN);
+    assertThatThrownBy(() -> dev.ferry.Ferry.measureLink(pair.receiver.target().withToken("guess"),
+        java.time.Duration.ofMillis(50)))
+        .isInstanceOf(DestinationRefusedException.class).hasMessageContaining("UNAUTHORIZED")
+        .hasMessageContaining("wrong token");
+  }
+
+  @Test
+  void migrate_toADestinationThatCannotProveTheToken_isRefusedBySourceBeforeHello() throws Exception {
+    pair(TOKEN);
+    SimVm vm = vm("auth-impostor");
+    java.util.concurrent.atomic.AtomicReference<String> afterAuth = new java.util.concurrent.atomic.AtomicReference<>();
+    try (ServerSocket impostor = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+      Thread t = new Thread(() -> {
+        try (Socket s = impostor.accept()) {
+          var in = java.nio.channels.Channels.newChannel(s.getInputStream());
+          var out = java.nio.channels.Channels.newChannel(s.getOutputStream());
+          dev.ferry.wire.Preamble.write(out);
+          dev.ferry.wire.Preamble.read(in);
+          dev.ferry.wire.FrameWriter w = new dev.ferry.wire.FrameWriter(out);
+          dev.ferry.wire.FrameReader r = new dev.ferry.wire.FrameReader(in);
+          w.write(new Message.AuthChallenge(true, TokenAuth.nonce()));
+          r.next(); // AUTH_RESPONSE: the impostor cannot check it, and answers with a made-up proof
+          w.write(new Message.AuthOk(TokenAuth.nonce()));
+          afterAuth.set(String.valueOf(r.next().type()));
+        } catch (IOException e) {
+          afterAuth.compareAndSet(null, "closed");
+        }
+      }, "test-impostor");
+      t.setDaemon(true);
+      t.start();
+      MigrationResult r = migrate(vm, new MigrationTarget(
+          new InetSocketAddress(InetAddress.getLoopbackAddress(), impostor.getLocalPort()), TOKEN));
+      t.join(10_000);
+
+      assertThat(r.outcome()).isEqualTo(Outcome.FAILED);
+      assertThat(r.cause().orElseThrow().getMessage()).contains("could not prove the token");
+      assertThat(afterAuth.get()).as("what the impostor got after AUTH_OK").isEqualTo("closed");
+      assertThat(vm.state()).isEqualTo(VmState.RUNNING);
+    }
   }
 
   @Test

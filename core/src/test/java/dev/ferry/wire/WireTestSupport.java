@@ -105,6 +105,7 @@ final class WireTestSupport {
       new Message.AuthChallenge(true, digest(3)),
       new Message.AuthChallenge(false, digest(4)),
       new Message.AuthResponse(digest(5), digest(6)),
+      new Message.AuthOk(digest(7)),
       new Message.ProbeData(ByteBuffer.wrap(new byte[] {1, 2, 3})),
       new Message.ProbeResult(1 << 30, 250_000_000L),
       new Message.Status(UUID.randomUUID(), Message.Status.State.DISCARDED, "activation failed"),
@@ -179,6 +180,7 @@ final class WireTestSupport {
             .as(Message.AuthChallenge::new),
         Combinators.combine(Arbitraries.integers().map(WireTestSupport::digest),
             Arbitraries.integers().map(WireTestSupport::digest)).as(Message.AuthResponse::new),
+        Arbitraries.integers().map(i -> (Message) new Message.AuthOk(digest(i))),
         Combinators.combine(u63, u63).as(Message.ProbeResult::new),
         Combinators.combine(uuids(), Arbitraries.of(Message.Status.State.class), strings()).as(Message.Status::new),
         Arbitraries.longs().array(long[].class).ofMaxSize(40).map(Message.Missing::new));
