@@ -217,7 +217,9 @@ public final class MigrationOptions {
   /**
    * TLS for every connection of the migration (control, data streams, post-copy recovery, commit
    * queries): TLS 1.3, this host's certificate presented to the destination, the destination's
-   * certificate checked against the trust store and the target's host. Empty: plaintext.
+   * certificate checked against the trust store and the target's host. Empty: plaintext. Only
+   * Ferry's own connections use it: a hypervisor that migrates memory itself (libvirt) secures its
+   * own channel, configured in the hypervisor.
    */
   public java.util.Optional<FerryTls> tls() {
     return tls;

@@ -144,6 +144,18 @@ final class Link implements AutoCloseable {
       }
       closeQuietly(ch);
       throw e;
+    } catch (TlsChannel.NotTlsException e) {
+      if (link != null) {
+        link.close();
+      }
+      closeQuietly(ch);
+      Message.ErrorMessage refusal = e.plaintextRefusal();
+      if (refusal != null) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " refused the connection: "
+            + refusal.code() + ": " + refusal.message());
+      }
+      throw new TransportException("cannot connect over TLS to the migration receiver at " + where + ": "
+          + e.getMessage(), e);
     } catch (IOException e) {
       if (link != null) {
         link.close();

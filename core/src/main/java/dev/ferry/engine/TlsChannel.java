@@ -210,7 +210,9 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
       sniffed = true;
       int first = netIn.get(netIn.position()) & 0xff;
       if (first != TLS_HANDSHAKE_RECORD && first != TLS_ALERT_RECORD) {
-        throw new NotTlsException(client, startsWithFerry());
+        byte[] seen = new byte[netIn.remaining()];
+        netIn.get(netIn.position(), seen);
+        throw new NotTlsException(client, startsWithFerry(), seen);
       }
     }
     return true;
@@ -318,14 +320,36 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
   static final class NotTlsException extends SSLException {
     private static final long serialVersionUID = 1L;
     final boolean ferryPlaintext;
+    /** The bytes that arrived in the first read (at most one TLS record's worth). */
+    final transient byte[] seen;
 
-    NotTlsException(boolean weAreClient, boolean ferryPlaintext) {
+    NotTlsException(boolean weAreClient, boolean ferryPlaintext, byte[] seen) {
       super(weAreClient
           ? (ferryPlaintext ? "the receiver speaks plaintext, not TLS: it is not configured for TLS"
               : "the receiver does not speak TLS")
           : (ferryPlaintext ? "a plaintext Ferry source connected; this receiver takes only TLS connections"
               : "the peer does not speak TLS; this receiver takes only TLS connections"));
       this.ferryPlaintext = ferryPlaintext;
+      this.seen = seen;
+    }
+
+    /**
+     * The refusal a plaintext receiver sent at once (a preamble and an ERROR: a receiver over its
+     * connection bound answers so, without TLS), if the first read holds it whole; else null.
+     */
+    dev.ferry.wire.Message.ErrorMessage plaintextRefusal() {
+      if (!ferryPlaintext) {
+        return null;
+      }
+      try {
+        java.io.ByteArrayInputStream in = new java.io.ByteArrayInputStream(seen);
+        java.nio.channels.ReadableByteChannel ch = java.nio.channels.Channels.newChannel(in);
+        dev.ferry.wire.Preamble.read(ch);
+        dev.ferry.wire.Message m = dev.ferry.wire.Messages.decode(new dev.ferry.wire.FrameReader(ch).next());
+        return m instanceof dev.ferry.wire.Message.ErrorMessage e ? e : null;
+      } catch (IOException | RuntimeException incomplete) {
+        return null;
+      }
     }
   }
 }

@@ -212,6 +212,28 @@ class TlsTest {
   }
 
   @Test
+  void migrate_toATlsReceiverOverItsConnectionBound_isToldBusy() throws Exception {
+    pair = new SimPair("tls", dev.ferry.sim.SimHost::driver,
+        ReceiverOptions.builder().tls(ca.tls(destId)).maxConnections(2).build());
+    Receiver r = (Receiver) pair.receiver;
+    SimVm vm = vm("tls-busy", DataSize.mib(8), Workload.uniform(500));
+    try (java.nio.channels.SocketChannel a = java.nio.channels.SocketChannel.open(r.address());
+        java.nio.channels.SocketChannel b = java.nio.channels.SocketChannel.open(r.address())) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (r.openConnections() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      assertThat(r.openConnections()).as("silent connections holding the slots").isEqualTo(2);
+
+      MigrationResult res = migrate(vm, r.target(), MigrationOptions.builder().tls(ca.tls(sourceId)).build());
+
+      assertRefusedBeforeAnyPage(res, vm);
+      assertThat(res.cause()).containsInstanceOf(DestinationRefusedException.class);
+      assertThat(causeMessage(res)).contains("BUSY").contains("2 connections are open");
+    }
+  }
+
+  @Test
   void measureLink_withTlsFromPkcs12AndPemFiles_succeedsOverTls(@TempDir Path dir) throws Exception {
     destId.writePem(dir.resolve("dest.pem"), dir.resolve("dest.key"));
     FerryTls receiverTls = FerryTls.builder().pem(dir.resolve("dest.pem"), dir.resolve("dest.key"))
