@@ -63,8 +63,10 @@ final class Throughput {
   static int run(String[] args, PrintStream out) throws Exception {
     long size = DataSize.gib(1).bytes();
     int repeat = 3;
+    boolean tls = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
+        case "--tls" -> tls = true;
         case "--size" -> size = DataSize.parse(value(args, ++i, "--size")).bytes();
         case "--repeat" -> repeat = Integer.parseInt(value(args, ++i, "--repeat"));
         default -> {
@@ -88,7 +90,7 @@ final class Throughput {
       }
       return relaunch(needed, args, out);
     }
-    new Throughput(out).measure(size, repeat);
+    new Throughput(out, tls ? BenchTls.loopback() : null).measure(size, repeat);
     return 0;
   }
 
@@ -102,10 +104,13 @@ final class Throughput {
   // ------------------------------------------------------------------ the scenario
 
   private final PrintStream out;
+  /** With {@code --tls}: TLS for the TLS rows, else null. */
+  private final dev.ferry.FerryTls tls;
   private int run;
 
-  private Throughput(PrintStream out) {
+  private Throughput(PrintStream out, dev.ferry.FerryTls tls) {
     this.out = out;
+    this.tls = tls;
   }
 
   private void measure(long size, int repeat) throws Exception {
@@ -117,9 +122,17 @@ final class Throughput {
     // fresh pages (about 0.4 s per GiB here) in some repetitions and not in others.
     out.printf(Locale.ROOT, "warm-up (not counted): raw %.2f GB/s, ferry %.2f GB/s, zero %.2f GB/s%n",
         gbps(size, raw(size, sockBuf)), gbps(size, ferry(size, true).nanos), gbps(size, ferry(size, false).nanos));
+    if (tls != null) {
+      out.printf(Locale.ROOT, "warm-up (not counted): tls %.2f GB/s, plain2 %.2f GB/s, tls2 %.2f GB/s%n",
+          gbps(size, ferry(size, true, 1, tls).nanos), gbps(size, ferry(size, true, 2, null).nanos),
+          gbps(size, ferry(size, true, 2, tls).nanos));
+    }
     double[] raw = new double[repeat];
     double[] ferry = new double[repeat];
     double[] zero = new double[repeat];
+    double[] tls1 = new double[repeat];
+    double[] plain2 = new double[repeat];
+    double[] tls2 = new double[repeat];
     for (int i = 0; i < repeat; i++) {
       String at = String.format(Locale.ROOT, "[%d/%d]", i + 1, repeat);
       long cpu0 = processCpuNanos();
@@ -136,6 +149,12 @@ final class Throughput {
       zero[i] = gbps(size, z.nanos);
       out.printf(Locale.ROOT, "%s zero  %s in %7.3f s = %5.2f GB/s  (%s)%n", at, DataSize.bytes(size),
           z.nanos / 1e9, zero[i], z.detail);
+      if (tls != null) {
+        // Right after the plaintext one-stream run: the two see the same machine and load.
+        tls1[i] = row(at, "tls   ", size, ferry(size, true, 1, tls));
+        plain2[i] = row(at, "plain2", size, ferry(size, true, 2, null));
+        tls2[i] = row(at, "tls2  ", size, ferry(size, true, 2, tls));
+      }
     }
     double rawMedian = median(raw);
     double ferryMedian = median(ferry);
@@ -143,6 +162,13 @@ final class Throughput {
     out.printf(Locale.ROOT, "raw-loopback-median: %.2f GB/s%n", rawMedian);
     out.printf(Locale.ROOT, "ferry-median: %.2f GB/s%n", ferryMedian);
     out.printf(Locale.ROOT, "zero-vm-rate: %.2f GB/s%n", median(zero));
+    if (tls != null) {
+      out.printf(Locale.ROOT, "tls-median: %.2f GB/s%n", median(tls1));
+      out.printf(Locale.ROOT, "plain-2-streams-median: %.2f GB/s%n", median(plain2));
+      out.printf(Locale.ROOT, "tls-2-streams-median: %.2f GB/s%n", median(tls2));
+      out.printf(Locale.ROOT, "tls-ratio-1-stream: %.2f%n", median(tls1) / ferryMedian);
+      out.printf(Locale.ROOT, "tls-ratio-2-streams: %.2f%n", median(tls2) / median(plain2));
+    }
     out.printf(Locale.ROOT, "throughput-ratio: %.2f%n", ferryMedian / rawMedian);
   }
 
@@ -215,8 +241,23 @@ final class Throughput {
   /** One timed migration and a line of what the result said. */
   record Run(long nanos, String detail) {}
 
+  private double row(String at, String name, long size, Run r) {
+    double rate = gbps(size, r.nanos);
+    out.printf(Locale.ROOT, "%s %s %s in %7.3f s = %5.2f GB/s  (%s)%n", at, name, DataSize.bytes(size), r.nanos / 1e9,
+        rate, r.detail);
+    return rate;
+  }
+
   /** Migrates an idle VM of {@code bytes} between two fresh sim hosts; random pages when {@code fill}. */
   Run ferry(long bytes, boolean fill) {
+    return ferry(bytes, fill, 1, null);
+  }
+
+  /**
+   * The same over {@code streams} streams, with TLS 1.3 and mutual authentication on every
+   * connection when {@code tls} is not null (the receiver then takes only TLS).
+   */
+  Run ferry(long bytes, boolean fill, int streams, dev.ferry.FerryTls tls) {
     int n = ++run;
     String a = "bench-src-" + n;
     String b = "bench-dst-" + n;
@@ -233,9 +274,12 @@ final class Throughput {
       long faults0 = minorFaults();
       long cpu0 = processCpuNanos();
       try (Host src = Ferry.connect("sim://" + a); Host dst = Ferry.connect("sim://" + b)) {
-        MigrationOptions options = MigrationOptions.builder().streams(1).compression(Compression.NONE)
-            .verify(false).build();
-        r = src.migrate(src.vm("vm"), dst.target(), options).completion().join();
+        MigrationOptions options = MigrationOptions.builder().streams(streams).compression(Compression.NONE)
+            .verify(false).tls(tls).build();
+        dev.ferry.MigrationTarget target = tls == null ? dst.target()
+            : dst.listen(new InetSocketAddress("127.0.0.1", 0), dev.ferry.ReceiverOptions.builder().tls(tls).build())
+                .target();
+        r = src.migrate(src.vm("vm"), target, options).completion().join();
       }
       long faults = minorFaults() - faults0;
       long cpu = processCpuNanos() - cpu0;

@@ -50,6 +50,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * thread at a time. {@link #close()} is safe from any thread.
  */
 final class Link implements AutoCloseable {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Link.class);
   static final int SOCKET_BUFFER = 4 << 20;
 
   final SocketChannel channel;
@@ -107,6 +108,9 @@ final class Link implements AutoCloseable {
       link.readsTimed = true;
       watchdog.watch(link);
       link.guarded.handshake();
+      if (t != null && log.isDebugEnabled()) {
+        log.debug("TLS to {}: {}", where, t.describe());
+      }
       Preamble.write(link.guarded);
       Preamble.read(link.guarded);
       Message first = link.receive();
