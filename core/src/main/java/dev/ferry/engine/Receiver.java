@@ -377,7 +377,7 @@ public final class Receiver implements MigrationReceiver {
     } catch (Throwable e) {
       if (!closed) {
         log.warn("incoming connection from {} failed: {}", Link.remote(ch), e.toString());
-        if (link != null && !(e instanceof EndOfStreamException)) {
+        if (link != null && !(e instanceof EndOfStreamException) && (link.tls == null || link.tls.handshaken())) {
           sendError(link, e);
         }
       }

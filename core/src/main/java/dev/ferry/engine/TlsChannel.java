@@ -121,6 +121,7 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
 
   @Override
   public int read(ByteBuffer dst) throws IOException {
+    requireHandshaken();
     if (!dst.hasRemaining()) {
       return 0;
     }
@@ -242,6 +243,7 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
   /** Wraps all of {@code srcs} into records and writes every record whole. */
   @Override
   public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+    requireHandshaken();
     long total = 0;
     writeLock.lock();
     try {
@@ -250,6 +252,9 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
         total += r.bytesConsumed();
         if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
           throw new SSLException("the TLS session is closed");
+        }
+        if (r.bytesConsumed() == 0 && r.bytesProduced() == 0) {
+          throw new SSLException("the TLS engine made no progress (" + r.getHandshakeStatus() + ")");
         }
       }
       return total;
@@ -298,6 +303,13 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
     }
   }
 
+  /** Application data before the handshake completed would be wrapped into nothing: refuse it. */
+  private void requireHandshaken() throws SSLException {
+    if (!handshaken) {
+      throw new SSLException("the TLS handshake has not completed");
+    }
+  }
+
   private static long remaining(ByteBuffer[] srcs, int offset, int length) {
     long n = 0;
     for (int i = offset; i < offset + length; i++) {
@@ -341,12 +353,14 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
       if (!ferryPlaintext) {
         return null;
       }
+      // Only a refusal made before reading us counts (BUSY); any other ERROR answers our TLS bytes.
       try {
         java.io.ByteArrayInputStream in = new java.io.ByteArrayInputStream(seen);
         java.nio.channels.ReadableByteChannel ch = java.nio.channels.Channels.newChannel(in);
         dev.ferry.wire.Preamble.read(ch);
         dev.ferry.wire.Message m = dev.ferry.wire.Messages.decode(new dev.ferry.wire.FrameReader(ch).next());
-        return m instanceof dev.ferry.wire.Message.ErrorMessage e ? e : null;
+        return m instanceof dev.ferry.wire.Message.ErrorMessage e && e.code() == dev.ferry.wire.ErrorCode.BUSY
+            ? e : null;
       } catch (IOException | RuntimeException incomplete) {
         return null;
       }

@@ -234,6 +234,38 @@ class TlsTest {
   }
 
   @Test
+  void silentConnectionToATlsReceiver_isClosedAtTheHandshakeTimeoutAndFreesItsSlot() throws Exception {
+    pair = new SimPair("tls", dev.ferry.sim.SimHost::driver,
+        ReceiverOptions.builder().tls(ca.tls(destId)).handshakeTimeout(Duration.ofMillis(200)).build());
+    Receiver r = (Receiver) pair.receiver;
+    try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(r.address())) {
+      ch.socket().setSoTimeout(10_000); // bounds the read below; the receiver should close far sooner
+      int n = java.nio.channels.Channels.newInputStream(ch).read();
+      assertThat(n).as("the receiver closed the silent connection without a byte").isEqualTo(-1);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (r.openConnections() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(r.openConnections()).isZero();
+  }
+
+  @Test
+  void garbageToATlsReceiver_isClosedWithoutAnAnswerAndTheReceiverKeepsServing() throws Exception {
+    pair(ca.tls(destId));
+    try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(pair.receiver.address())) {
+      ch.write(java.nio.ByteBuffer.wrap("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(
+          java.nio.charset.StandardCharsets.US_ASCII)));
+      ch.socket().setSoTimeout(10_000);
+      assertThat(java.nio.channels.Channels.newInputStream(ch).read()).isEqualTo(-1);
+    }
+    SimVm sim = vm("tls-after-garbage", DataSize.mib(8), Workload.uniform(500));
+    MigrationResult r = migrate(sim, pair.receiver.target(), MigrationOptions.builder().verify(true)
+        .tls(ca.tls(sourceId)).build());
+    assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+  }
+
+  @Test
   void measureLink_withTlsFromPkcs12AndPemFiles_succeedsOverTls(@TempDir Path dir) throws Exception {
     destId.writePem(dir.resolve("dest.pem"), dir.resolve("dest.key"));
     FerryTls receiverTls = FerryTls.builder().pem(dir.resolve("dest.pem"), dir.resolve("dest.key"))
