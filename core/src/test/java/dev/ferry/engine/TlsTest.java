@@ -266,6 +266,35 @@ class TlsTest {
   }
 
   @Test
+  void migrate_toADestinationInAnotherProcessOverMutualTls_completesVerified_andAnUntrustedSourceIsRefused(
+      @TempDir Path dir) throws Exception {
+    destId.writePem(dir.resolve("dest.pem"), dir.resolve("dest.key"));
+    ca.writeCaPem(dir.resolve("ca.pem"));
+    pair(null); // its source host only; the destination is the child process
+    try (DestinationProcess child = DestinationProcess.startTls("tls-child-dst", Duration.ofSeconds(10), dir)) {
+      MigrationTarget target = new MigrationTarget(new InetSocketAddress("127.0.0.1", child.address().getPort()), "");
+
+      SimVm stranger = vm("tls-proc-stranger", DataSize.mib(8), Workload.uniform(500));
+      TestPki other = TestPki.authority("Some other CA");
+      FerryTls untrusted = FerryTls.builder().keyStore(other.issue("s", "source.test").keyStore(), TestPki.PASSWORD)
+          .trustStore(ca.trustStore()).build();
+      MigrationResult refused = migrate(stranger, target, MigrationOptions.builder().tls(untrusted).build());
+      assertThat(refused.outcome()).isEqualTo(Outcome.FAILED);
+      assertThat(refused.rounds()).isEmpty();
+      assertThat(stranger.state()).isEqualTo(VmState.RUNNING);
+      assertThat(child.status()).as("the child after the refusal").contains("vms= incoming=0 active=0");
+
+      SimVm sim = vm("tls-proc", DataSize.mib(32), Workload.uniform(2000));
+      MigrationResult r = migrate(sim, target, MigrationOptions.builder().streams(2).verify(true)
+          .tls(ca.tls(sourceId)).build());
+      assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+      assertThat(r.verified()).isTrue();
+      assertThat(sim.state()).isEqualTo(VmState.STOPPED);
+      assertThat(child.status()).contains("tls-proc:RUNNING");
+    }
+  }
+
+  @Test
   void measureLink_withTlsFromPkcs12AndPemFiles_succeedsOverTls(@TempDir Path dir) throws Exception {
     destId.writePem(dir.resolve("dest.pem"), dir.resolve("dest.key"));
     FerryTls receiverTls = FerryTls.builder().pem(dir.resolve("dest.pem"), dir.resolve("dest.key"))
