@@ -543,7 +543,8 @@ public final class Receiver implements MigrationReceiver {
       link.clearCloseAt();
       link.keepalive(true);
       link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
-      log.info("receiving {} ({}) from {}, {} stream(s)", vm.name(), vm.memory(), link.peer(), hello.streamCount());
+      log.info("receiving {} ({}) from {}{}, {} stream(s)", vm.name(), vm.memory(), link.peer(),
+          link.tls == null ? "" : " (TLS, certificate " + link.tls.peerSubject() + ")", hello.streamCount());
       in.controlLoop();
       postCopy = in.activated() && in.postCopy() != null;
       if (!in.activated()) {

@@ -114,6 +114,15 @@ final class TlsChannel implements GatheringByteChannel, ReadableByteChannel {
     return handshaken;
   }
 
+  /** The peer's certificate subject, for logs; "?" if there is none. */
+  String peerSubject() {
+    try {
+      return engine.getSession().getPeerPrincipal().getName();
+    } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+      return "?";
+    }
+  }
+
   /** The protocol and cipher suite agreed, for logs ("TLSv1.3 TLS_AES_256_GCM_SHA384"). */
   String describe() {
     return engine.getSession().getProtocol() + " " + engine.getSession().getCipherSuite();
