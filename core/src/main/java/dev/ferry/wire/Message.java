@@ -64,6 +64,12 @@ public sealed interface Message {
     public FrameType type() {
       return FrameType.AUTH_RESPONSE;
     }
+
+    /** The proof is masked: logs never carry it. */
+    @Override
+    public String toString() {
+      return "AuthResponse[nonce=" + nonce + ", proof=***]";
+    }
   }
 
   /**
@@ -80,6 +86,12 @@ public sealed interface Message {
     @Override
     public FrameType type() {
       return FrameType.AUTH_OK;
+    }
+
+    /** The proof is masked: logs never carry it. */
+    @Override
+    public String toString() {
+      return "AuthOk[proof=***]";
     }
   }
 

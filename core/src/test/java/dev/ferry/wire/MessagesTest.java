@@ -93,6 +93,14 @@ class MessagesTest {
   }
 
   @Test
+  void authResponseAndAuthOk_toString_maskTheProof() {
+    Digest proof = WireTestSupport.digest(9);
+    assertThat(new Message.AuthResponse(WireTestSupport.digest(8), proof).toString())
+        .doesNotContain(proof.toString()).contains("proof=***");
+    assertThat(new Message.AuthOk(proof).toString()).doesNotContain(proof.toString()).contains("proof=***");
+  }
+
+  @Test
   void authChallenge_unknownFlags_areRefused() {
     byte[] payload = new byte[1 + WireFormat.DIGEST_LENGTH];
     payload[0] = 2;
