@@ -92,7 +92,8 @@ final class Link implements AutoCloseable {
    * bounded: the connect by {@code connectTimeout}, the rest by the watchdog's peer timeout.
    *
    * @throws DestinationRefusedException if the receiver refuses the connection (BUSY, a wrong token,
-   *     or it requires a token and {@code token} is empty) or cannot prove the token itself
+   *     or it requires a token and {@code token} is empty) or cannot prove the token itself (without
+   *     TLS, a receiver that requires no token cannot)
    */
   static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog, FerryTls tls,
       String token) throws TransportException {
@@ -125,6 +126,12 @@ final class Link implements AutoCloseable {
       if (challenge.tokenRequired() && token.isEmpty()) {
         throw new DestinationRefusedException("the migration receiver at " + where
             + " requires a token, and this migration has none (MigrationTarget.withToken)");
+      }
+      if (!challenge.tokenRequired() && !token.isEmpty() && tls == null) {
+        // Without TLS the token is all that tells this source the destination is the right host.
+        throw new DestinationRefusedException("the migration receiver at " + where + " requires no token, so it"
+            + " cannot prove it is a host this migration's token was shared with (without TLS, a source with a"
+            + " token migrates only to a receiver with that token)");
       }
       Message.AuthResponse response = TokenAuth.respond(token, challenge);
       link.send(response);

@@ -177,6 +177,16 @@ class TokenAuthTest {
   }
 
   @Test
+  void migrate_withATokenToAReceiverThatRequiresNone_isRefusedBySourceWithoutTls() throws Exception {
+    pair("");
+    SimVm vm = vm("auth-open-dest");
+    MigrationResult r = migrate(vm, pair.receiver.target().withToken(TOKEN));
+
+    assertRefusedBeforeAnyPage(r, vm);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("requires no token");
+  }
+
+  @Test
   void start_onANonLoopbackAddressWithoutTlsOrToken_refusesToStartAndSaysWhy() {
     SimHost host = SimHost.named("auth-open-" + System.nanoTime());
     try {
