@@ -46,7 +46,12 @@ import java.util.concurrent.atomic.AtomicReference;
  *       handshake, rounds, switchover and commit.
  *   <li><b>zero</b>: the same with a VM that was never written (all pages zero, sent as markers).
  * </ol>
- * One warm-up repetition of the same size runs first and is not counted: it compiles the hot
+ * With {@code --tls}, a <b>tls</b> migration (the same, over TLS 1.3 with mutual authentication on
+ * every connection) follows each <b>ferry</b> one, and after <b>zero</b> a plaintext and a TLS
+ * migration on two streams; the TLS ratios are medians of each pair's ratio, since the machine is
+ * shared and a pair run back to back sees the same load.
+ *
+ * <p>One warm-up repetition of the same size runs first and is not counted: it compiles the hot
  * paths and leaves the sim's chunk pool holding faulted-in memory, so the counted runs measure the
  * engine, not the JIT or the kernel's first touch. The machine is small and noisy, so the report
  * uses medians; {@code throughput-ratio: X.XX} is the median Ferry rate over the median raw rate.
@@ -73,8 +78,10 @@ final class Throughput {
     int repeat = 3;
     int cold = 3;
     String child = null;
+    boolean tls = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
+        case "--tls" -> tls = true;
         case "--size" -> size = DataSize.parse(value(args, ++i, "--size")).bytes();
         case "--repeat" -> repeat = Integer.parseInt(value(args, ++i, "--repeat"));
         case "--cold" -> cold = Integer.parseInt(value(args, ++i, "--cold"));
@@ -90,7 +97,7 @@ final class Throughput {
       System.err.println("--size must be a multiple of 4 KiB, at least 1 MiB; --repeat at least 1; --cold at least 0");
       return 2;
     }
-    Throughput t = new Throughput(out);
+    Throughput t = new Throughput(out, tls ? BenchTls.loopback() : null);
     if (child != null) {
       return t.child(child, size);
     }
@@ -111,10 +118,13 @@ final class Throughput {
   // ------------------------------------------------------------------ the scenario
 
   private final PrintStream out;
+  /** With {@code --tls}: TLS for the TLS rows, else null. */
+  private final dev.ferry.FerryTls tls;
   private int run;
 
-  private Throughput(PrintStream out) {
+  private Throughput(PrintStream out, dev.ferry.FerryTls tls) {
     this.out = out;
+    this.tls = tls;
   }
 
   private void measure(long size, int repeat) throws Exception {
@@ -126,9 +136,21 @@ final class Throughput {
     // fresh pages (about 0.4 s per GiB here) in some repetitions and not in others.
     out.printf(Locale.ROOT, "warm-up (not counted): raw %.2f GB/s, ferry %.2f GB/s, zero %.2f GB/s%n",
         gbps(size, raw(size, sockBuf)), gbps(size, ferry(size, true).nanos), gbps(size, ferry(size, false).nanos));
+    if (tls != null) {
+      out.printf(Locale.ROOT, "warm-up (not counted): tls %.2f GB/s, plain2 %.2f GB/s, tls2 %.2f GB/s%n",
+          gbps(size, ferry(size, true, 1, tls).nanos), gbps(size, ferry(size, true, 2, null).nanos),
+          gbps(size, ferry(size, true, 2, tls).nanos));
+    }
     double[] raw = new double[repeat];
     double[] ferry = new double[repeat];
     double[] zero = new double[repeat];
+    double[] tls1 = new double[repeat];
+    double[] plain2 = new double[repeat];
+    double[] tls2 = new double[repeat];
+    double[] ratio1 = new double[repeat];
+    double[] ratio2 = new double[repeat];
+    double[] plainCpu = new double[repeat];
+    double[] tlsCpu = new double[repeat];
     for (int i = 0; i < repeat; i++) {
       String at = String.format(Locale.ROOT, "[%d/%d]", i + 1, repeat);
       long cpu0 = processCpuNanos();
@@ -141,10 +163,23 @@ final class Throughput {
       ferry[i] = gbps(size, f.nanos);
       out.printf(Locale.ROOT, "%s ferry %s in %7.3f s = %5.2f GB/s  (%s)%n", at, DataSize.bytes(size),
           f.nanos / 1e9, ferry[i], f.detail);
+      if (tls != null) {
+        // Right after the plaintext run it is compared with: the pair sees the same machine and load.
+        Run t = ferry(size, true, 1, tls);
+        tls1[i] = row(at, "tls   ", size, t);
+        ratio1[i] = tls1[i] / ferry[i];
+        plainCpu[i] = f.cpuNanos / 1e9 / (size / (double) (1L << 30));
+        tlsCpu[i] = t.cpuNanos / 1e9 / (size / (double) (1L << 30));
+      }
       Run z = ferry(size, false);
       zero[i] = gbps(size, z.nanos);
       out.printf(Locale.ROOT, "%s zero  %s in %7.3f s = %5.2f GB/s  (%s)%n", at, DataSize.bytes(size),
           z.nanos / 1e9, zero[i], z.detail);
+      if (tls != null) {
+        plain2[i] = row(at, "plain2", size, ferry(size, true, 2, null));
+        tls2[i] = row(at, "tls2  ", size, ferry(size, true, 2, tls));
+        ratio2[i] = tls2[i] / plain2[i];
+      }
     }
     double rawMedian = median(raw);
     double ferryMedian = median(ferry);
@@ -152,6 +187,16 @@ final class Throughput {
     out.printf(Locale.ROOT, "raw-loopback-median: %.2f GB/s%n", rawMedian);
     out.printf(Locale.ROOT, "ferry-median: %.2f GB/s%n", ferryMedian);
     out.printf(Locale.ROOT, "zero-vm-rate: %.2f GB/s%n", median(zero));
+    if (tls != null) {
+      out.printf(Locale.ROOT, "tls-median: %.2f GB/s%n", median(tls1));
+      out.printf(Locale.ROOT, "plain-2-streams-median: %.2f GB/s%n", median(plain2));
+      out.printf(Locale.ROOT, "tls-2-streams-median: %.2f GB/s%n", median(tls2));
+      out.printf(Locale.ROOT, "process CPU per GiB, median: plaintext %.2f s, TLS %.2f s (1 stream)%n",
+          median(plainCpu), median(tlsCpu));
+      // Each ratio is the median of the pairs' ratios (TLS over the plaintext run just before it).
+      out.printf(Locale.ROOT, "tls-ratio-1-stream: %.2f%n", median(ratio1));
+      out.printf(Locale.ROOT, "tls-ratio-2-streams: %.2f%n", median(ratio2));
+    }
     out.printf(Locale.ROOT, "throughput-ratio: %.2f%n", ferryMedian / rawMedian);
   }
 
@@ -336,10 +381,25 @@ final class Throughput {
   }
 
   /** One timed migration and a line of what the result said. */
-  record Run(long nanos, String detail) {}
+  record Run(long nanos, long cpuNanos, String detail) {}
+
+  private double row(String at, String name, long size, Run r) {
+    double rate = gbps(size, r.nanos);
+    out.printf(Locale.ROOT, "%s %s %s in %7.3f s = %5.2f GB/s  (%s)%n", at, name, DataSize.bytes(size), r.nanos / 1e9,
+        rate, r.detail);
+    return rate;
+  }
 
   /** Migrates an idle VM of {@code bytes} between two fresh sim hosts; random pages when {@code fill}. */
   Run ferry(long bytes, boolean fill) {
+    return ferry(bytes, fill, 1, null);
+  }
+
+  /**
+   * The same over {@code streams} streams, with TLS 1.3 and mutual authentication on every
+   * connection when {@code tls} is not null (the receiver then takes only TLS).
+   */
+  Run ferry(long bytes, boolean fill, int streams, dev.ferry.FerryTls tls) {
     int n = ++run;
     String a = "bench-src-" + n;
     String b = "bench-dst-" + n;
@@ -356,9 +416,12 @@ final class Throughput {
       long faults0 = minorFaults();
       long cpu0 = processCpuNanos();
       try (Host src = Ferry.connect("sim://" + a); Host dst = Ferry.connect("sim://" + b)) {
-        MigrationOptions options = MigrationOptions.builder().streams(1).compression(Compression.NONE)
-            .verify(false).build();
-        r = src.migrate(src.vm("vm"), dst.target(), options).completion().join();
+        MigrationOptions options = MigrationOptions.builder().streams(streams).compression(Compression.NONE)
+            .verify(false).tls(tls).build();
+        dev.ferry.MigrationTarget target = tls == null ? dst.target()
+            : dst.listen(new InetSocketAddress("127.0.0.1", 0), dev.ferry.ReceiverOptions.builder().tls(tls).build())
+                .target();
+        r = src.migrate(src.vm("vm"), target, options).completion().join();
       }
       long faults = minorFaults() - faults0;
       long cpu = processCpuNanos() - cpu0;
@@ -375,7 +438,7 @@ final class Throughput {
           "process CPU %.2f s; round 0: %.3f s = %.2f GB/s; %d rounds, %d pages, %.3f GB on the wire, downtime %d ms, %d k page faults",
           cpu / 1e9, round0 / 1e9, gbps(r.rounds().get(0).pagesSent() * vm.description().pageSize(), round0), r.roundCount(), r.pagesSent(),
           r.bytesOnWire() / 1e9, r.downtimeMillisOrMinusOne(), faults / 1000);
-      return new Run(r.totalTime().toNanos(), detail);
+      return new Run(r.totalTime().toNanos(), cpu, detail);
     } finally {
       sa.destroy();
       sb.destroy();

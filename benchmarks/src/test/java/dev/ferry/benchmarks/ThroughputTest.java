@@ -30,6 +30,22 @@ class ThroughputTest {
   }
 
   @Test
+  void run_withTlsAndNoColdRuns_printsTheTlsRowsAndRatiosAndEndsWithTheThroughputRatio() throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    int status = Throughput.run(new String[] {"--size", "16MiB", "--repeat", "1", "--tls", "--cold", "0"},
+        new PrintStream(bytes, true, StandardCharsets.UTF_8));
+
+    List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();
+    assertThat(status).isZero();
+    assertThat(lines).filteredOn(l -> l.matches("\\[1/1] tls +16 MiB .*")).hasSize(1);
+    assertThat(lines).filteredOn(l -> l.matches("\\[1/1] plain2 16 MiB .*")).hasSize(1);
+    assertThat(lines).filteredOn(l -> l.matches("\\[1/1] tls2 +16 MiB .*")).hasSize(1);
+    assertThat(lines).anyMatch(l -> l.matches("tls-ratio-1-stream: \\d+\\.\\d\\d"));
+    assertThat(lines).anyMatch(l -> l.matches("tls-ratio-2-streams: \\d+\\.\\d\\d"));
+    assertThat(lines.get(lines.size() - 1)).matches("throughput-ratio: \\d+\\.\\d\\d");
+  }
+
+  @Test
   void run_unknownOption_failsWithUsage() throws Exception {
     assertThat(Throughput.run(new String[] {"--bogus"}, new PrintStream(new ByteArrayOutputStream()))).isEqualTo(2);
   }

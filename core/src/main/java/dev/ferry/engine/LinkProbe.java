@@ -40,14 +40,19 @@ public final class LinkProbe {
    * @throws TransportException if the receiver cannot be reached, refuses, or answers wrong
    */
   public static Bandwidth measure(MigrationTarget target, Duration window, Duration timeout) {
+    return measure(target, window, timeout, null);
+  }
+
+  /** As {@link #measure(MigrationTarget, Duration, Duration)}, over TLS when {@code tls} is not null. */
+  public static Bandwidth measure(MigrationTarget target, Duration window, Duration timeout, dev.ferry.FerryTls tls) {
     if (window.isNegative() || window.isZero() || window.compareTo(MAX) > 0) {
       throw new IllegalArgumentException("a probe lasts more than 0 and at most " + MAX.toMillis() + " ms: " + window);
     }
     Ticker ticker = Ticker.system();
     try (LinkWatchdog watchdog = new LinkWatchdog(ticker, timeout, Thread::new, "probe").start()) {
-      Link link = Link.connect(target.address(), timeout, watchdog);
+      Link link = Link.connect(target.address(), timeout, watchdog, tls, target.token());
       try {
-        link.send(new Message.Probe(target.token(), (int) window.toMillis()));
+        link.send(new Message.Probe((int) window.toMillis()));
         ByteBuffer data = ByteBuffer.allocateDirect(FRAME);
         long end = ticker.read() + window.toNanos();
         // At least MIN_FRAMES, however long they take: the receiver counts from its second frame,

@@ -28,7 +28,7 @@ final class StreamSender {
   StreamSender(Link link, int pageSize, WireCompression compression, RateLimiter limiter,
       java.util.concurrent.atomic.AtomicLong sentThisRound) {
     this.link = link;
-    this.encoder = new PageBatchEncoder(pageSize, compression).zeroRuns(link.peerMinor() >= 2);
+    this.encoder = new PageBatchEncoder(pageSize, compression).zeroRuns(true);
     this.limiter = limiter;
     this.sentThisRound = sentThisRound;
   }

@@ -18,8 +18,8 @@ import net.jpountz.lz4.LZ4Factory;
  * ZERO marker (a vectorized {@link ByteBuffer#mismatch} against a zero buffer, about 13 GB/s here);
  * otherwise, with LZ4 enabled, it is compressed into a scratch buffer and kept compressed only when
  * that saves at least an eighth of the page (incompressible memory compresses at about 2.6 GB/s
- * for nothing, so LZ4 only pays on slow links). With {@linkplain #zeroRuns zero runs} on (a peer of
- * 1.2 or later), a zero page that follows the previous entry's zero pages extends that entry into
+ * for nothing, so LZ4 only pays on slow links). With {@linkplain #zeroRuns zero runs} on (the
+ * engine's page streams), a zero page that follows the previous entry's zero pages extends that entry into
  * a ZERO_RUN instead of taking one of its own: a mostly empty guest costs 13 bytes per run of
  * zeros, not 9 per page.
  *
@@ -85,7 +85,7 @@ public final class PageBatchEncoder {
     frame.position(FIRST_ENTRY);
   }
 
-  /** Whether consecutive zero pages may share a ZERO_RUN entry (the peer speaks 1.2 or later). */
+  /** Whether consecutive zero pages may share a ZERO_RUN entry (off by default). */
   public PageBatchEncoder zeroRuns(boolean on) {
     this.zeroRuns = on;
     return this;
