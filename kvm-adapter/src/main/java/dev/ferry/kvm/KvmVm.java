@@ -248,6 +248,10 @@ public final class KvmVm implements VmDriver {
     if (state == VmState.STOPPED) {
       throw new IllegalStateException("VM " + name() + " is stopped");
     }
+    String failed = gate.failure();
+    if (failed != null) {
+      throw new IllegalStateException("VM " + name() + " cannot run again: " + failed);
+    }
     if (state != VmState.PAUSED) {
       return;
     }

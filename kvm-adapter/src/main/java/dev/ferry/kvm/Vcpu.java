@@ -140,6 +140,10 @@ final class Vcpu implements Runnable {
       }
     } finally {
       gate.exited(this, failure);
+      // No kick is sent after exited(); take off one sent before, so no signal outlives the thread
+      // (a thread-directed signal still pending at its exit would be delivered with its default
+      // action, which ends the process).
+      drainKick();
     }
   }
 
@@ -177,7 +181,9 @@ final class Vcpu implements Runnable {
         return String.format("KVM could not enter the guest (hardware entry failure reason 0x%x) at %s",
             run.getLong(KvmAbi.RUN_FAIL_ENTRY_REASON), where());
       case KvmAbi.KVM_EXIT_INTERNAL_ERROR:
-        return "KVM internal error (suberror " + run.getInt(KvmAbi.RUN_INTERNAL_SUBERROR) + ") at " + where();
+        int sub = run.getInt(KvmAbi.RUN_INTERNAL_SUBERROR);
+        return "KVM internal error (suberror " + sub + (sub == 1 ? ": instruction emulation failed, as for a fault"
+            + " the guest cannot handle" : "") + ") at " + where();
       case KvmAbi.KVM_EXIT_SYSTEM_EVENT:
         return "the guest raised a system event (reset or shutdown) at " + where();
       default:
