@@ -73,6 +73,8 @@ public final class KvmVm implements VmDriver {
   private volatile long lastPauseNanos = -1;
   private boolean hasGuest;
   private boolean started;
+  /** Each vCPU's TSC when the VM was last paused. */
+  private final OptionalLong[] pausedTsc;
 
   /** Creates the KVM VM, its RAM and its vCPUs; nothing runs until {@link #start()}. */
   KvmVm(KvmHost host, VmDescription description, Path serialLog, VmState initial) {
@@ -122,6 +124,8 @@ public final class KvmVm implements VmDriver {
       throw e;
     }
     this.vcpus = made.toArray(new Vcpu[0]);
+    this.pausedTsc = new OptionalLong[vcpus.length];
+    java.util.Arrays.fill(pausedTsc, OptionalLong.empty());
     this.dirtyLog = new KvmDirtyLog(this, ram.pageCount());
   }
 
@@ -228,7 +232,7 @@ public final class KvmVm implements VmDriver {
    */
   public synchronized long guestTsc() {
     requirePaused("the guest's TSC is read");
-    return vcpus[0].getMsr(Vcpu.MSR_TSC).orElseThrow(() -> new DriverException("KVM has no IA32_TSC"));
+    return tsc(vcpus[0]).orElseThrow(() -> new DriverException("KVM has no IA32_TSC"));
   }
 
   @Override
@@ -240,6 +244,12 @@ public final class KvmVm implements VmDriver {
       return;
     }
     lastPauseNanos = gate.pause(PAUSE_TIMEOUT_MILLIS);
+    // The TSC keeps counting in KVM while the vCPUs are parked; the guest's clock is where it was at
+    // the pause, and that is what a save carries (so two saves of a paused VM are equal, and the
+    // destination's guest continues from the moment it was stopped).
+    for (Vcpu v : vcpus) {
+      pausedTsc[v.index] = v.getMsr(Vcpu.MSR_TSC);
+    }
     state = VmState.PAUSED;
   }
 
@@ -258,6 +268,7 @@ public final class KvmVm implements VmDriver {
     if (hasGuest) {
       gate.resume();
     }
+    java.util.Arrays.fill(pausedTsc, OptionalLong.empty());
     state = VmState.RUNNING;
   }
 
@@ -359,7 +370,7 @@ public final class KvmVm implements VmDriver {
       List<int[]> idx = new ArrayList<>();
       List<Long> val = new ArrayList<>();
       for (int msr : Vcpu.MSRS) {
-        OptionalLong value = v.getMsr(msr);
+        OptionalLong value = msr == Vcpu.MSR_TSC ? tsc(v) : v.getMsr(msr);
         if (value.isPresent()) {
           idx.add(new int[] {msr});
           val.add(value.getAsLong());
@@ -377,6 +388,12 @@ public final class KvmVm implements VmDriver {
       throw new DriverException("saving device state: " + e.getMessage(), e);
     }
     return KvmDeviceState.encode(new KvmDeviceState.Snapshot(ram.pageCount(), out, dev.toByteArray()));
+  }
+
+  /** The vCPU's TSC as of the pause (the live one for a VM that never ran). */
+  private OptionalLong tsc(Vcpu v) {
+    OptionalLong t = pausedTsc[v.index];
+    return t.isPresent() ? t : v.getMsr(Vcpu.MSR_TSC);
   }
 
   /** Loads a state saved by {@link #saveState()} into the (paused or not yet started) vCPUs. */
@@ -409,6 +426,7 @@ public final class KvmVm implements VmDriver {
       }
       if (tsc >= 0) {
         v.setMsr(Vcpu.MSR_TSC, tsc);                // last, so nothing written after it moves the clock
+        pausedTsc[i] = OptionalLong.of(tsc);
       }
     }
     hasGuest = guest;

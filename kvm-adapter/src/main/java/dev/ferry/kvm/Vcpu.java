@@ -258,12 +258,17 @@ final class Vcpu implements Runnable {
     }
   }
 
-  /** Takes a pending kick signal off the thread, if there is one. */
+  /**
+   * Takes every pending kick off the thread. Real-time signals queue (two kicks are two pending
+   * instances), so this loops until none is left.
+   */
   private void drainKick() {
-    try {
-      Libc.sigtimedwait(kickSet, null, zeroTimeout);
-    } catch (LastErrorException e) {
-      // EAGAIN: no signal was pending (the exit had another cause)
+    for (int i = 0; i < 1_000_000; i++) {
+      try {
+        Libc.sigtimedwait(kickSet, null, zeroTimeout);
+      } catch (LastErrorException e) {
+        return;                                     // EAGAIN: nothing (more) pending
+      }
     }
   }
 
