@@ -75,6 +75,8 @@ public final class KvmVm implements VmDriver {
   private boolean started;
   /** Each vCPU's TSC when the VM was last paused. */
   private final OptionalLong[] pausedTsc;
+  /** {@link System#nanoTime()} at the last pause (or creation), the time the devices' state is saved as of. */
+  private long pausedAtNanos = System.nanoTime();
 
   /** Creates the KVM VM, its RAM and its vCPUs; nothing runs until {@link #start()}. */
   KvmVm(KvmHost host, VmDescription description, Path serialLog, VmState initial) {
@@ -250,6 +252,7 @@ public final class KvmVm implements VmDriver {
     for (Vcpu v : vcpus) {
       pausedTsc[v.index] = v.getMsr(Vcpu.MSR_TSC);
     }
+    pausedAtNanos = System.nanoTime();
     state = VmState.PAUSED;
   }
 
@@ -383,7 +386,7 @@ public final class KvmVm implements VmDriver {
     ByteArrayOutputStream dev = new ByteArrayOutputStream();
     try (DataOutputStream d = new DataOutputStream(dev)) {
       d.writeBoolean(hasGuest);
-      devices.save(d);
+      devices.save(d, pausedAtNanos);
     } catch (IOException e) {
       throw new DriverException("saving device state: " + e.getMessage(), e);
     }

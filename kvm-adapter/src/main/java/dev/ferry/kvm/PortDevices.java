@@ -302,7 +302,11 @@ final class PortDevices {
 
   // ------------------------------------------------------------------ state
 
-  void save(DataOutputStream out) throws IOException {
+  /**
+   * Saves the state as of {@code atNanos} ({@link System#nanoTime()} when the VM was paused), so two
+   * saves of one pause are equal.
+   */
+  void save(DataOutputStream out, long atNanos) throws IOException {
     out.writeByte(ier);
     out.writeByte(lcr);
     out.writeByte(mcr);
@@ -322,7 +326,7 @@ final class PortDevices {
     out.writeBoolean(pitLatchLowNext);
     out.writeBoolean(pitArmed);
     // How far the counter has run, not the host's clock: the destination's nanoTime differs.
-    out.writeLong(pitArmed ? System.nanoTime() - pitStartNanos : 0);
+    out.writeLong(pitArmed ? Math.max(0, atNanos - pitStartNanos) : 0);
   }
 
   void load(DataInputStream in) throws IOException {

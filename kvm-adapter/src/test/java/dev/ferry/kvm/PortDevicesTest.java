@@ -76,7 +76,7 @@ class PortDevicesTest {
     out(0x3f8, 'H');
     out(0x3f8, 'B');
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    dev.save(new DataOutputStream(bytes));
+    dev.save(new DataOutputStream(bytes), System.nanoTime());
     List<String> other = new ArrayList<>();
     PortDevices copy = new PortDevices(other::add, Clock.systemUTC());
     copy.load(new DataInputStream(new ByteArrayInputStream(bytes.toByteArray())));
