@@ -301,6 +301,7 @@ final class KvmAbi {
     m.put("const.PROT_READ", (long) Libc.PROT_READ);
     m.put("const.PROT_WRITE", (long) Libc.PROT_WRITE);
     m.put("const.MAP_SHARED", (long) Libc.MAP_SHARED);
+    m.put("const.MAP_PRIVATE", (long) Libc.MAP_PRIVATE);
     m.put("const.MAP_ANONYMOUS", (long) Libc.MAP_ANONYMOUS);
     m.put("const.MAP_NORESERVE", (long) Libc.MAP_NORESERVE);
     m.put("const.MADV_DONTNEED", (long) Libc.MADV_DONTNEED);

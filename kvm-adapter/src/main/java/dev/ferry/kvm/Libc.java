@@ -20,6 +20,7 @@ final class Libc {
   static final int PROT_READ = 1;
   static final int PROT_WRITE = 2;
   static final int MAP_SHARED = 1;
+  static final int MAP_PRIVATE = 2;
   static final int MAP_ANONYMOUS = 0x20;
   static final int MAP_NORESERVE = 0x4000;
   static final int MADV_DONTNEED = 4;

@@ -3,7 +3,7 @@
  * memory and KVM dirty log Ferry's own engine migrates. The reference for vendors of a VMM: every
  * facet of {@code dev.ferry.spi} that the engine-driven plane uses, over a real hypervisor.
  *
- * <p>What the VMM does: one KVM VM per {@link dev.ferry.kvm.KvmVm}, its RAM one anonymous shared
+ * <p>What the VMM does: one KVM VM per {@link dev.ferry.kvm.KvmVm}, its RAM one private anonymous
  * mapping registered as memory slot 0 (and exposed with no copy as the VM's {@code GuestMemory}), a
  * vCPU thread running {@code KVM_RUN}, the port I/O of a serial port, the CMOS clock and PIT channel
  * 2 ({@link dev.ferry.kvm.PortDevices}), and a multiboot v1 loader for 32-bit kernels that run with

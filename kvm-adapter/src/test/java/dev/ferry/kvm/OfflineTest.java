@@ -87,6 +87,10 @@ class OfflineTest {
     page.order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(0, 0x1122334455667788L);
     ram.writePage(3, page);
     assertThat(ram.readInt(3 * 4096)).isEqualTo(0x55667788);
+    ram.zeroPage(3);
+    page.clear();
+    ram.readPage(3, page);
+    assertThat(page.flip()).as("a page zeroed by release reads as zeros").isEqualTo(ByteBuffer.allocate(4096));
     ram.release();
     assertThrows(IllegalStateException.class, () -> ram.readPage(0, ByteBuffer.allocate(4096)));
     ram.release();
