@@ -285,6 +285,20 @@ public final class KvmHost {
     return DataSize.gib(1);
   }
 
+  /** MemAvailable from /proc/meminfo in bytes, or -1 when unknown. */
+  static long availableMemory() {
+    try {
+      for (String line : Files.readAllLines(Paths.get("/proc/meminfo"))) {
+        if (line.startsWith("MemAvailable:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // fall through
+    }
+    return -1;
+  }
+
   private static String cpuModel() {
     try {
       for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"))) {

@@ -48,6 +48,20 @@ final class KvmHostDriver implements HostDriver {
     return host.prepareIncoming(description);
   }
 
+  /** Refuses, before any page moves, a VM whose resident memory exceeds what this machine has free. */
+  @Override
+  public IncomingVm prepareIncoming(dev.ferry.spi.IncomingRequest request) {
+    check();
+    long need = request.residentBytes().bytes();
+    long free = KvmHost.availableMemory();
+    if (free >= 0 && need > free) {
+      throw new dev.ferry.spi.DriverException("host " + host.name() + " cannot hold " + request.description().name()
+          + ": it needs up to " + request.residentBytes() + " of memory, the machine has "
+          + dev.ferry.spi.DataSize.bytes(free) + " available");
+    }
+    return host.prepareIncoming(request.description());
+  }
+
   @Override
   public void close() {
     closed = true;

@@ -13,7 +13,8 @@ import java.util.Optional;
  * <p>Thread-safety: immutable after {@link #get()}; safe from any thread.
  */
 final class KvmSystem {
-  static final String DEVICE = "/dev/kvm";
+  /** The KVM device; the system property {@code ferry.kvm.device} names another (tests use a missing one). */
+  static final String DEVICE = System.getProperty("ferry.kvm.device", "/dev/kvm");
   private static final int CPUID_ENTRIES = 256;
   private static volatile Object instance;
 

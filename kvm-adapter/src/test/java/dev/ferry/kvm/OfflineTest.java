@@ -95,4 +95,19 @@ class OfflineTest {
     assertThrows(IllegalStateException.class, () -> ram.readPage(0, ByteBuffer.allocate(4096)));
     ram.release();
   }
+
+  @Test
+  void prepareIncoming_moreResidentMemoryThanTheMachineHas_isRefusedBeforeAnyPageMoves() {
+    KvmHost h = KvmHost.named("offline-refuse");
+    try {
+      dev.ferry.spi.VmDescription d = new dev.ferry.spi.VmDescription(new dev.ferry.spi.VmId("big"), "big",
+          DataSize.gib(1L << 14), 4096, 1, h.info().cpu());
+      dev.ferry.spi.DriverException e = assertThrows(dev.ferry.spi.DriverException.class,
+          () -> h.driver().prepareIncoming(new dev.ferry.spi.IncomingRequest(d, DataSize.gib(1L << 14))));
+      assertThat(e.getMessage()).contains("cannot hold big").contains("available");
+      assertThat(h.vms()).isEmpty();
+    } finally {
+      h.destroy();
+    }
+  }
 }
