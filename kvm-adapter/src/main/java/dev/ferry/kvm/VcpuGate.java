@@ -93,11 +93,16 @@ final class VcpuGate {
   /** Sleeps up to {@code nanos} for the throttle, less if paused or stopped; returns the time slept. */
   synchronized long sleep(long nanos) {
     long t0 = System.nanoTime();
-    if (!pause && !stop) {
+    long deadline = t0 + nanos;
+    while (!pause && !stop) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        break;
+      }
       try {
-        TimeUnit.NANOSECONDS.timedWait(this, nanos);
+        TimeUnit.NANOSECONDS.timedWait(this, left);
       } catch (InterruptedException e) {
-        // fall through
+        break;
       }
     }
     return System.nanoTime() - t0;
@@ -140,6 +145,7 @@ final class VcpuGate {
     long t0 = System.nanoTime();
     pause = true;
     kickAll();
+    notifyAll();                                    // a vCPU sleeping for the throttle wakes at once
     awaitAll(true, t0, timeoutMillis);
     return System.nanoTime() - t0;
   }

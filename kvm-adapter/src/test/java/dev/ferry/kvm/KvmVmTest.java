@@ -84,6 +84,28 @@ class KvmVmTest {
   }
 
   @Test
+  void pause_deeplyThrottledGuest_stopsItAndResumeRunsItOn() throws Exception {
+    TestGuests.Serial serial = new TestGuests.Serial();
+    KvmVm vm = boot("throttled", "mb=4 rate=2", serial);
+    assertThat(serial.await("HB n=1 ", 0, 15_000)).isPresent();
+    vm.throttle().orElseThrow().setPercent(99);
+    Thread.sleep(200);
+    for (int i = 0; i < 5; i++) {
+      vm.pause();
+      long exits = vm.exits();
+      Thread.sleep(20);
+      assertThat(vm.exits()).as("guest exits while paused").isEqualTo(exits);
+      vm.resume();
+    }
+    System.out.println("pause latency at 99 % throttle: " + vm.lastPauseLatency().orElseThrow().toNanos() / 1000 + " us");
+    long exits = vm.exits();
+    vm.throttle().orElseThrow().setPercent(0);
+    int n = serial.lines().size();
+    assertThat(serial.await("HB ", n, 5_000)).as("heartbeat once the throttle is lifted").isPresent();
+    assertThat(vm.exits()).isGreaterThan(exits);
+  }
+
+  @Test
   void guestTsc_whilePaused_standsStill() {
     KvmVm vm = boot("tsc", "mb=4 rate=0", new TestGuests.Serial());
     assertThrows(IllegalStateException.class, vm::guestTsc);
