@@ -64,7 +64,8 @@ final class KvmMigrate implements Callable<Integer> {
   String after;
 
   @Option(names = "--listen", paramLabel = "HOST:PORT",
-      description = "Run the destination host only, receiving on HOST:PORT (port 0: any), until stdin closes.")
+      description = "Run the destination host only, receiving on HOST:PORT (port 0: any), until stdin closes"
+          + " (and for at least --after once the guest has arrived).")
   String listen;
 
   @Option(names = "--connect", paramLabel = "HOST:PORT",
@@ -96,8 +97,14 @@ final class KvmMigrate implements Callable<Integer> {
         ReceivedMigration in = r.received().get(0);
         System.out.println("destination: " + in.vmName() + " " + in.outcome() + " in " + in.duration().toMillis() + " ms");
       }
+      long t0 = System.nanoTime();
       while (System.in.read() >= 0) {
-        // keep the guest running until the source closes our stdin
+        // keep the guest running until the source (or the terminal) closes our stdin
+      }
+      // With no stdin at all (run in the background), still show the guest running here for --after.
+      long left = Durations.parse(after).toMillis() - (System.nanoTime() - t0) / 1_000_000;
+      if (left > 0) {
+        Thread.sleep(left);
       }
       return 0;
     }
