@@ -34,6 +34,7 @@ public final class Main {
       case "scenarios" -> System.exit(Scenarios.run(rest, System.out));
       case "soak" -> System.exit(Soak.run(rest, System.out));
       case "promises" -> System.exit(Promises.run(rest, System.out));
+      case "kvm-vs-qemu" -> System.exit(KvmVsQemu.run(rest, System.out));
       default -> {
         System.err.println("unknown command '" + args[0] + "'");
         usage(System.err);
@@ -65,6 +66,9 @@ public final class Main {
     out.println("  soak [--count 200] [--memory 64MiB]");
     out.println("      one busy VM migrated back and forth between two sim hosts; threads, file descriptors,");
     out.println("      direct memory and heap after every tenth migration, the 10th against the last.");
+    out.println("  kvm-vs-qemu [--mb 1000] [--rate 100] [--settle S] [--repeat 1] [--kernel it/target/guest.elf]");
+    out.println("      the test guest migrated by Ferry's engine between two ferry-kvm hosts and by QEMU between");
+    out.println("      two QEMU/KVM processes, in one run: total, downtime, bytes, throughput, and the ratios.");
     out.println("  jmh [regex] [JMH options]");
     out.println("      JMH micro-benchmarks of the page codec (dev.ferry.benchmarks.jmh); short default");
     out.println("      iterations (-wi 3 -i 5 -w 1s -r 1s -f 1) unless given. 'jmh -h' for JMH's options.");

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The samples' command line: {@code java -jar samples/target/ferry-samples.jar <command>}. */
 @Command(name = "ferry-samples", mixinStandardHelpOptions = true,
     description = "Runnable Ferry samples on the simulated hypervisor.",
-    subcommands = {QuickStart.class, WatchDirtyRate.class, HarnessExample.class, LibvirtMigrate.class,
+    subcommands = {QuickStart.class, WatchDirtyRate.class, HarnessExample.class, LibvirtMigrate.class, KvmMigrate.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
