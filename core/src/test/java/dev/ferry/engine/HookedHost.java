@@ -2,7 +2,6 @@ package dev.ferry.engine;
 
 import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.HostDriver;
-import dev.ferry.spi.HostInfo;
 import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
 import dev.ferry.spi.PostCopyIncoming;
@@ -10,7 +9,6 @@ import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
 import java.nio.ByteBuffer;
 import java.util.EnumMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -22,16 +20,15 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * supplied in post-copy. A hook may throw (a backend that fails there), block (a host that hangs
  * there) or only tell the test where the migration is. Each hook fires once.
  */
-final class HookedHost implements HostDriver {
+final class HookedHost extends ForwardingHost {
   /** Where a hook fires. */
   enum Point { HANDSHAKE, FIRST_PAGE, DEVICE_STATE, ACTIVATE, POST_COPY_PAGE }
 
-  private final HostDriver delegate;
   private final Map<Point, Runnable> hooks = new EnumMap<>(Point.class);
   private final Map<Point, AtomicBoolean> fired = new EnumMap<>(Point.class);
 
   HookedHost(HostDriver delegate) {
-    this.delegate = delegate;
+    super(delegate);
     for (Point p : Point.values()) {
       fired.put(p, new AtomicBoolean());
     }
@@ -47,26 +44,6 @@ final class HookedHost implements HostDriver {
     if (h != null && fired.get(p).compareAndSet(false, true)) {
       h.run();
     }
-  }
-
-  @Override
-  public HostInfo info() {
-    return delegate.info();
-  }
-
-  @Override
-  public List<VmDriver> vms() {
-    return delegate.vms();
-  }
-
-  @Override
-  public Optional<VmDriver> vm(String name) {
-    return delegate.vm(name);
-  }
-
-  @Override
-  public IncomingVm prepareIncoming(VmDescription description) {
-    return prepareIncoming(new IncomingRequest(description, description.memory()));
   }
 
   @Override
@@ -178,10 +155,5 @@ final class HookedHost implements HostDriver {
         in.discard();
       }
     };
-  }
-
-  @Override
-  public void close() {
-    delegate.close();
   }
 }

@@ -9,13 +9,10 @@ import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.HostDriver;
-import dev.ferry.spi.HostInfo;
 import dev.ferry.spi.ScratchMemory;
-import dev.ferry.spi.VmDriver;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -61,28 +58,12 @@ class LinkProbeTest {
   }
 
   /** A sim host driver that keeps the scratch memory it lends and how much of it was written. */
-  private static class Lending implements HostDriver {
-    final HostDriver delegate;
+  private static class Lending extends ForwardingHost {
     final AtomicReference<SimMemory> lent = new AtomicReference<>();
     volatile long peakAllocated;
 
     Lending(HostDriver delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public HostInfo info() {
-      return delegate.info();
-    }
-
-    @Override
-    public List<VmDriver> vms() {
-      return delegate.vms();
-    }
-
-    @Override
-    public Optional<VmDriver> vm(String name) {
-      return delegate.vm(name);
+      super(delegate);
     }
 
     @Override
@@ -101,11 +82,6 @@ class LinkProbeTest {
           s.close();
         }
       });
-    }
-
-    @Override
-    public void close() {
-      delegate.close();
     }
   }
 }
