@@ -59,7 +59,7 @@ final class IncomingSession {
   /** The hash of every page applied, when the source verifies; null otherwise. */
   private final PageLedger ledger;
   /** Where arriving pages are written: the incoming VM's memory, through the ledger when verifying. */
-  private final dev.ferry.spi.GuestMemory pages;
+  private final ArrivalMemory pages;
   private final long startNanos;
   private volatile long lastStreamProgress;
   private volatile Throwable failure;
@@ -81,7 +81,7 @@ final class IncomingSession {
     this.lastStreamProgress = startNanos;
     this.ledger = hello.has(Message.Hello.Flag.VERIFY)
         ? new PageLedger(hello.vm().pageCount(), hello.vm().pageSize(), hello.streamCount()) : null;
-    this.pages = ledger == null ? vm.memory() : LedgerMemory.receiving(vm.memory(), ledger);
+    this.pages = new ArrivalMemory(ledger == null ? vm.memory() : LedgerMemory.receiving(vm.memory(), ledger));
   }
 
   String name() {
@@ -216,6 +216,9 @@ final class IncomingSession {
     if (tail != 0 && (missing[missing.length - 1] & (-1L << tail)) != 0) {
       throw new ProtocolException("POSTCOPY_SWITCH bitmap marks pages beyond the guest's " + hello.vm().pageCount());
     }
+    synchronized (this) {
+      requireEveryPage(missing, "POSTCOPY_SWITCH");
+    }
     pc.markMissing(missing);
     postCopy = new PostCopyDestination(this, pc, control, Duration.ofMillis(Math.max(1, s.recoveryMillis())));
     return new Message.Ready(pagesReceived.get(), Optional.empty());
@@ -264,10 +267,20 @@ final class IncomingSession {
 
   private Message prepareSwitchover(Message.Switchover s) throws IOException {
     awaitStreams(s.finalRound());
+    requireEveryPage(null, "SWITCHOVER");
     loadDeviceState();
     Optional<Digest> digest = ledger == null ? Optional.empty()
         : Optional.of(Switchover.ledgerDigest(ledger.sum(), hello.vm().pageCount()));
     return new Message.Ready(pagesReceived.get(), digest);
+  }
+
+  /** Refuses a switch while some page never arrived and is not among those {@code excused}. */
+  private void requireEveryPage(long[] excused, String what) throws ProtocolException {
+    long missing = pages.missingPages(excused);
+    if (missing > 0) {
+      throw new ProtocolException(what + " with " + missing + " of " + hello.vm().pageCount()
+          + " pages never sent: the guest would run over memory that did not arrive");
+    }
   }
 
   /**

@@ -345,11 +345,19 @@ public final class Messages {
     String name = r.string("vm.name");
     long memory = r.u64("vm.memoryBytes");
     int pageSize = r.u32("vm.pageSize");
-    if (pageSize > WireFormat.MAX_PAGE_SIZE) {
-      throw new ProtocolException(ErrorCode.INCOMPATIBLE,
-          "HELLO page size " + pageSize + " exceeds the protocol's maximum " + WireFormat.MAX_PAGE_SIZE);
+    if (pageSize < WireFormat.MIN_PAGE_SIZE || pageSize > WireFormat.MAX_PAGE_SIZE || Integer.bitCount(pageSize) != 1) {
+      throw new ProtocolException(ErrorCode.INCOMPATIBLE, "HELLO page size " + pageSize + " is not a power of two from "
+          + WireFormat.MIN_PAGE_SIZE + " to " + WireFormat.MAX_PAGE_SIZE);
     }
     int vcpus = r.u32("vm.vcpus");
+    if (vcpus < 1 || vcpus > WireFormat.MAX_VCPUS) {
+      throw new ProtocolException(ErrorCode.INCOMPATIBLE, "HELLO vCPU count " + vcpus + " is not from 1 to "
+          + WireFormat.MAX_VCPUS);
+    }
+    if (memory == 0 || memory % pageSize != 0) {
+      throw new ProtocolException("HELLO memory of " + memory + " bytes is not a positive whole number of "
+          + pageSize + "-byte pages");
+    }
     String model = r.string("vm.cpuModel");
     int featureCount = r.u16("vm.featureCount");
     List<String> features = new ArrayList<>(Math.min(featureCount, 64));

@@ -40,6 +40,12 @@ public final class WireFormat {
   /** Longest string, in UTF-8 bytes. */
   public static final int MAX_STRING_BYTES = 4096;
 
+  /** Smallest guest page size the protocol carries: 4 KiB. */
+  public static final int MIN_PAGE_SIZE = 4096;
+
+  /** Most vCPUs a HELLO may declare: 4096 (a host's own limit may be lower). */
+  public static final int MAX_VCPUS = 4096;
+
   /** Largest guest page size the protocol carries: 2 MiB (an x86 huge page). */
   public static final int MAX_PAGE_SIZE = 2 * 1024 * 1024;
 

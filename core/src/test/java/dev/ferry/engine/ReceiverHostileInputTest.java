@@ -33,6 +33,8 @@ import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Random;
+import java.util.Optional;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -89,6 +91,47 @@ class ReceiverHostileInputTest {
 
   private void awaitNoIncoming() throws InterruptedException {
     pair.assertDestinationEmpty();
+  }
+
+  @Test
+  void switchoverAfterNoPages_isRefusedAndNoGuestRuns() throws Exception {
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      w.write(new Message.Hello(UUID.randomUUID(), 1, description("empty"),
+          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      w.write(new Message.RoundEnd(0));
+      w.write(new Message.Switchover(0, 0, Optional.empty()));
+      Message reply = Messages.decode(r.next());
+      while (reply instanceof Message.RoundAck) {
+        reply = Messages.decode(r.next());
+      }
+      assertThat(reply).isInstanceOf(Message.ErrorMessage.class);
+      assertThat(((Message.ErrorMessage) reply).message()).contains("SWITCHOVER with 1024 of 1024 pages never sent");
+    }
+    awaitNoIncoming();
+    assertThat(dest.vms()).as("no guest came up over memory that never arrived").isEmpty();
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void helloWithPageSizeOneOrTooManyVcpus_isRefusedAsIncompatible() throws Exception {
+    VmDescription tinyPages = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "tiny",
+        DataSize.mib(4), 1, 1, SimHost.DEFAULT_CPU);
+    VmDescription manyVcpus = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "wide",
+        DataSize.mib(4), 4096, Integer.MAX_VALUE, SimHost.DEFAULT_CPU);
+    for (VmDescription d : List.of(tinyPages, manyVcpus)) {
+      try (SocketChannel ch = open()) {
+        new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), 1, d,
+            EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+        Message reply = Messages.decode(new FrameReader(ch).next());
+        assertThat(reply).as(d.name()).isInstanceOf(Message.ErrorMessage.class);
+        assertThat(((Message.ErrorMessage) reply).code()).as(d.name()).isEqualTo(ErrorCode.INCOMPATIBLE);
+      }
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
   }
 
   @Test

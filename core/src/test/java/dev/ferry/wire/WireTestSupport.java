@@ -134,7 +134,7 @@ final class WireTestSupport {
 
   static Arbitrary<VmDescription> vms() {
     Arbitrary<String> nonBlank = strings().filter(s -> !s.isBlank());
-    Arbitrary<Integer> pageShift = Arbitraries.integers().between(9, 21);
+    Arbitrary<Integer> pageShift = Arbitraries.integers().between(12, 21); // the page sizes HELLO carries: 4 KiB to 2 MiB
     Arbitrary<Set<String>> features = strings().set().ofMaxSize(8);
     return Combinators.combine(nonBlank, nonBlank, pageShift, Arbitraries.longs().between(1, 1L << 30),
             Arbitraries.integers().between(1, 4096), strings(), features)

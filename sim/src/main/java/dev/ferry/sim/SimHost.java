@@ -239,6 +239,12 @@ public final class SimHost {
         checkAlive();
         faults.firePrepareIncoming(name);
         checkAdmission(description);
+        if (description.pageSize() < SimVmSpec.MIN_PAGE_SIZE || description.pageSize() > SimVmSpec.MAX_PAGE_SIZE
+            || description.vcpus() > SimVmSpec.MAX_VCPUS) {
+          throw new DriverException("sim host " + name + " cannot run VM " + description.name() + ": page size "
+              + description.pageSize() + " (it runs " + SimVmSpec.MIN_PAGE_SIZE + " to " + SimVmSpec.MAX_PAGE_SIZE
+              + " bytes) or " + description.vcpus() + " vCPUs (at most " + SimVmSpec.MAX_VCPUS + ")");
+        }
         long needed = request.residentBytes().bytes();
         // Chunks this process keeps for reuse are free for the next VM, though the kernel counts them used.
         long available = faults.machineAvailable().map(DataSize::bytes)
