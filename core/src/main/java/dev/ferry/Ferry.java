@@ -124,6 +124,16 @@ public final class Ferry {
     return dev.ferry.engine.LinkProbe.measure(target, window, java.time.Duration.ofSeconds(10));
   }
 
+  /**
+   * As {@link #measureLink(MigrationTarget, java.time.Duration)}, over TLS when the options have it
+   * (a receiver that takes only TLS refuses a plaintext probe).
+   */
+  public static dev.ferry.spi.Bandwidth measureLink(MigrationTarget target, java.time.Duration window,
+      MigrationOptions options) {
+    return dev.ferry.engine.LinkProbe.measure(target, window, java.time.Duration.ofSeconds(10),
+        options.tls().orElse(null));
+  }
+
   /** The names of the providers found on the class path. */
   public static List<String> providers() {
     List<String> names = new ArrayList<>();

@@ -125,9 +125,10 @@ public final class Host implements AutoCloseable {
   /**
    * Starts a receiver for incoming migrations on {@code address} (port 0 picks a free port).
    *
-   * @param token the shared secret a source must present; empty to accept any source (only on a
-   *     trusted network)
-   * @throws HostException if the address cannot be bound
+   * @param token the shared secret a source must prove; empty to accept any source, which a
+   *     receiver allows only on a loopback address
+   * @throws HostException if the address cannot be bound, or it is not a loopback address and the
+   *     token is empty
    */
   public synchronized MigrationReceiver listen(InetSocketAddress address, String token) {
     return listen(address, ReceiverOptions.builder().token(token).build());
@@ -135,9 +136,10 @@ public final class Host implements AutoCloseable {
 
   /**
    * Starts a receiver for incoming migrations on {@code address} (port 0 picks a free port), with
-   * these options (token, peer timeout, bounds on sessions, streams and connections).
+   * these options (TLS, token, peer timeout, bounds on sessions, streams and connections).
    *
-   * @throws HostException if the address cannot be bound
+   * @throws HostException if the address cannot be bound, or it is not a loopback address and the
+   *     options have neither TLS nor a token
    */
   public synchronized MigrationReceiver listen(InetSocketAddress address, ReceiverOptions options) {
     ensureOpen();

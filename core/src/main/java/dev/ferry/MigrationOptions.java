@@ -24,6 +24,8 @@ import java.util.Objects;
  *       quarter of that) or takes nothing for that long is lost, whatever the phase;
  *   <li>60 s to find out, by asking the destination, what became of a commit it did not confirm;
  *   <li>no post-copy; if allowed, 60 s to recover a link broken during post-copy;
+ *   <li>no TLS: the connections are plaintext, and the destination authenticates the source by its
+ *       token alone (see {@link #tls()});
  *   <li>the system {@link Ticker} and platform threads.
  * </ul>
  */
@@ -47,6 +49,7 @@ public final class MigrationOptions {
   private final Duration inDoubtTimeout;
   private final Ticker ticker;
   private final java.util.concurrent.ThreadFactory threadFactory;
+  private final java.util.Optional<FerryTls> tls;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -66,6 +69,7 @@ public final class MigrationOptions {
     this.inDoubtTimeout = b.inDoubtTimeout;
     this.ticker = b.ticker;
     this.threadFactory = b.threadFactory;
+    this.tls = java.util.Optional.ofNullable(b.tls);
   }
 
   /** The defaults listed above. */
@@ -97,6 +101,7 @@ public final class MigrationOptions {
     b.inDoubtTimeout = inDoubtTimeout;
     b.ticker = ticker;
     b.threadFactory = threadFactory;
+    b.tls = tls.orElse(null);
     return b;
   }
 
@@ -209,12 +214,24 @@ public final class MigrationOptions {
     return threadFactory;
   }
 
+  /**
+   * TLS for every connection of the migration (control, data streams, post-copy recovery, commit
+   * queries): TLS 1.3, this host's certificate presented to the destination, the destination's
+   * certificate checked against the trust store and the target's host. Empty: plaintext. Only
+   * Ferry's own connections use it: a hypervisor that migrates memory itself (libvirt) secures its
+   * own channel, configured in the hypervisor.
+   */
+  public java.util.Optional<FerryTls> tls() {
+    return tls;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
         + ", bandwidthLimit=" + bandwidthLimit + ", streams=" + streams + ", compression=" + compression
         + ", policy=" + policy + ", verify=" + verify + ", quick=" + quick
-        + (allowPostCopy ? ", postCopy (recovery " + postCopyRecoveryTimeout.toSeconds() + " s)" : "") + "]";
+        + (allowPostCopy ? ", postCopy (recovery " + postCopyRecoveryTimeout.toSeconds() + " s)" : "")
+        + (tls.isPresent() ? ", tls" : "") + "]";
   }
 
   /** Builds {@link MigrationOptions}. Not thread-safe. Each setter checks its argument at once. */
@@ -236,6 +253,13 @@ public final class MigrationOptions {
     private Duration inDoubtTimeout = Duration.ofSeconds(60);
     private Ticker ticker = Ticker.system();
     private java.util.concurrent.ThreadFactory threadFactory = Thread::new;
+    private FerryTls tls;
+
+    /** See {@link MigrationOptions#tls()}; null for plaintext. */
+    public Builder tls(FerryTls tls) {
+      this.tls = tls;
+      return this;
+    }
 
     /** See {@link MigrationOptions#peerTimeout()}; at least 100 ms. */
     public Builder peerTimeout(Duration timeout) {

@@ -2,6 +2,7 @@ package dev.ferry;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ThreadFactory;
 import java.util.function.Consumer;
 
@@ -11,7 +12,8 @@ import java.util.function.Consumer;
  * {@link #builder()}. The defaults:
  *
  * <ul>
- *   <li>no token (any source on the network may migrate here: only on a trusted network);
+ *   <li>no TLS and no token: any source may migrate here, which a receiver allows only on a
+ *       loopback address (it refuses to start on any other without TLS or a token);
  *   <li>a peer timeout of 10 s: a source that sends nothing (it sends a keepalive at least every
  *       quarter of that) or takes nothing for that long is gone, and its migration ends here;
  *   <li>10 s for a connection to finish its handshake;
@@ -37,6 +39,7 @@ public final class ReceiverOptions {
   private final Ticker ticker;
   private final ThreadFactory threadFactory;
   private final Consumer<ReceivedMigration> listener;
+  private final Optional<FerryTls> tls;
 
   private ReceiverOptions(Builder b) {
     this.token = b.token;
@@ -50,6 +53,7 @@ public final class ReceiverOptions {
     this.ticker = b.ticker;
     this.threadFactory = b.threadFactory;
     this.listener = b.listener;
+    this.tls = Optional.ofNullable(b.tls);
   }
 
   /** The defaults listed above. */
@@ -61,9 +65,21 @@ public final class ReceiverOptions {
     return new Builder();
   }
 
-  /** The shared secret a source must present; empty to accept any source. */
+  /**
+   * The shared secret a source must prove (by challenge and response: it never travels); empty to
+   * require none (then only TLS, or a loopback address, keeps strangers out).
+   */
   public String token() {
     return token;
+  }
+
+  /**
+   * TLS for every connection: TLS 1.3 only, the source's certificate required, checked against the
+   * trust store and the allowed peers ({@link FerryTls}). Empty: plaintext, the token alone
+   * authenticates the source.
+   */
+  public Optional<FerryTls> tls() {
+    return tls;
   }
 
   /** How long a peer may leave a read or a write of ours waiting. */
@@ -120,7 +136,8 @@ public final class ReceiverOptions {
 
   @Override
   public String toString() {
-    return "ReceiverOptions[token=" + (token.isEmpty() ? "none" : "***") + ", peerTimeout=" + peerTimeout.toMillis()
+    return "ReceiverOptions[" + (tls.isPresent() ? "tls, " : "") + "token=" + (token.isEmpty() ? "none" : "***")
+        + ", peerTimeout=" + peerTimeout.toMillis()
         + "ms, handshakeTimeout=" + handshakeTimeout.toMillis() + "ms, maxSessions=" + maxSessions + ", maxStreams="
         + maxStreams + ", maxConnections=" + maxConnections + "]";
   }
@@ -138,8 +155,15 @@ public final class ReceiverOptions {
     private Ticker ticker = Ticker.system();
     private ThreadFactory threadFactory = Thread::new;
     private Consumer<ReceivedMigration> listener = r -> {};
+    private FerryTls tls;
 
     private Builder() {}
+
+    /** See {@link ReceiverOptions#tls()}; null for plaintext. */
+    public Builder tls(FerryTls tls) {
+      this.tls = tls;
+      return this;
+    }
 
     public Builder token(String token) {
       this.token = Objects.requireNonNull(token, "token");

@@ -7,8 +7,9 @@ import java.util.Arrays;
  * The benchmarks' command line: {@code java -jar benchmarks/target/ferry-benchmarks.jar <command>}.
  *
  * <ul>
- *   <li>{@code throughput [--size 1GiB] [--repeat 3]}: raw loopback TCP against a Ferry migration of
- *       the same number of bytes, in one run; see {@link Throughput}.
+ *   <li>{@code throughput [--size 1GiB] [--repeat 3] [--cold 3] [--tls]}: raw loopback TCP against
+ *       a Ferry migration of the same number of bytes, in one run (with {@code --tls}, TLS against
+ *       plaintext too; then cold repetitions in fresh JVMs); see {@link Throughput}.
  *   <li>{@code jmh [JMH arguments]}: the JMH micro-benchmarks ({@code dev.ferry.benchmarks.jmh}),
  *       with short default iterations unless the arguments set them.
  * </ul>
@@ -46,11 +47,14 @@ public final class Main {
     out.println("usage: java -jar ferry-benchmarks.jar <command> [options]");
     out.println();
     out.println("commands:");
-    out.println("  throughput [--size 1GiB] [--repeat 3]");
+    out.println("  throughput [--size 1GiB] [--repeat 3] [--cold 3] [--tls]");
     out.println("      raw loopback TCP (one JVM, two threads) against a one-stream Ferry migration of an");
     out.println("      idle sim VM of incompressible pages, interleaved; medians, then the ratio Ferry/raw.");
-    out.println("      The sim's guest memory is off-heap: the JVM relaunches itself with a larger");
-    out.println("      -XX:MaxDirectMemorySize when the default (the heap size) is too small.");
+    out.println("      --tls adds, in each repetition, the same migration over TLS 1.3 (mutual authentication,");
+    out.println("      certificates made for the run) on one stream, and plaintext and TLS on two streams;");
+    out.println("      then the ratios TLS/plaintext.");
+    out.println("      Then --cold repetitions, each raw (into fresh guest memory) and Ferry in a fresh JVM:");
+    out.println("      the first migration of a process; last line throughput-ratio-cold.");
     out.println("  scenarios [--quick] [--out FILE.csv] [--only SCENARIO]");
     out.println("      the convergence table: five guest behaviours x every built-in policy on sim over");
     out.println("      loopback TCP with a bandwidth limit, then measured pre-copy vs the analytic model;");

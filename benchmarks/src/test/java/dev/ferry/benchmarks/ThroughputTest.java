@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 class ThroughputTest {
 
   @Test
-  void run_smallSize_printsEveryMeasurementAndEndsWithTheRatio() throws Exception {
+  void run_smallSize_printsEveryMeasurementAndEndsWithTheWarmAndColdRatios() throws Exception {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    int status = Throughput.run(new String[] {"--size", "16MiB", "--repeat", "2"},
+    int status = Throughput.run(new String[] {"--size", "16MiB", "--repeat", "2", "--cold", "1"},
         new PrintStream(bytes, true, StandardCharsets.UTF_8));
 
     List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();
@@ -23,6 +23,25 @@ class ThroughputTest {
     assertThat(lines).filteredOn(l -> l.matches("\\[\\d/2] ferry .*")).hasSize(2);
     assertThat(lines).filteredOn(l -> l.matches("\\[\\d/2] zero .*")).hasSize(2);
     assertThat(lines).anyMatch(l -> l.matches("zero-vm-rate: \\d+\\.\\d\\d GB/s"));
+    assertThat(lines).anyMatch(l -> l.matches("throughput-ratio: \\d+\\.\\d\\d"));
+    assertThat(lines).filteredOn(l -> l.matches("\\[cold 1/1] raw .*fresh JVM.*")).hasSize(1);
+    assertThat(lines).filteredOn(l -> l.matches("\\[cold 1/1] ferry .*fresh JVM.*")).hasSize(1);
+    assertThat(lines.get(lines.size() - 1)).matches("throughput-ratio-cold: \\d+\\.\\d\\d");
+  }
+
+  @Test
+  void run_withTlsAndNoColdRuns_printsTheTlsRowsAndRatiosAndEndsWithTheThroughputRatio() throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    int status = Throughput.run(new String[] {"--size", "16MiB", "--repeat", "1", "--tls", "--cold", "0"},
+        new PrintStream(bytes, true, StandardCharsets.UTF_8));
+
+    List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();
+    assertThat(status).isZero();
+    assertThat(lines).filteredOn(l -> l.matches("\\[1/1] tls +16 MiB .*")).hasSize(1);
+    assertThat(lines).filteredOn(l -> l.matches("\\[1/1] plain2 16 MiB .*")).hasSize(1);
+    assertThat(lines).filteredOn(l -> l.matches("\\[1/1] tls2 +16 MiB .*")).hasSize(1);
+    assertThat(lines).anyMatch(l -> l.matches("tls-ratio-1-stream: \\d+\\.\\d\\d"));
+    assertThat(lines).anyMatch(l -> l.matches("tls-ratio-2-streams: \\d+\\.\\d\\d"));
     assertThat(lines.get(lines.size() - 1)).matches("throughput-ratio: \\d+\\.\\d\\d");
   }
 

@@ -55,9 +55,8 @@ final class CommitResolver {
       Link l = null;
       try {
         long left = Math.max(1, (deadline - c.now()) / 1_000_000);
-        l = Link.connect(c.target.address(), Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())),
-            c.watchdog);
-        l.send(new Message.Query(c.sessionId, c.target.token()));
+        l = c.connect(Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())));
+        l.send(new Message.Query(c.sessionId));
         Message m = l.receive();
         if (m instanceof Message.Status s) {
           if (!s.sessionId().equals(c.sessionId)) {

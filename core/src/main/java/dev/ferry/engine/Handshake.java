@@ -71,7 +71,7 @@ final class Handshake {
     Message.Accept accept;
     try {
       long resident = Math.min(c.desc.memory().bytes(), Math.max(0, c.memory.residentBytes()));
-      control.send(new Message.Hello(c.sessionId, n, c.target.token(), c.desc, flags, c.compression(), resident));
+      control.send(new Message.Hello(c.sessionId, n, c.desc, flags, c.compression(), resident));
       Message reply = control.receive();
       if (reply instanceof Message.ErrorMessage err) {
         throw new Abort(Outcome.FAILED, new DestinationRefusedException("destination refused the migration of '"
@@ -83,7 +83,7 @@ final class Handshake {
       accept = a;
       for (int i = 1; i < n; i++) {
         Link data = connect();
-        data.send(new Message.Join(c.sessionId, i, c.target.token()));
+        data.send(new Message.Join(c.sessionId, i));
         data.readsTimed(false); // the source never reads a data stream; its writes stay bounded
       }
       control.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
@@ -103,10 +103,10 @@ final class Handshake {
 
   private Link connect() {
     try {
-      Link l = Link.connect(c.target.address(), c.options.connectTimeout(), c.watchdog);
+      Link l = c.connect(c.options.connectTimeout());
       links.add(l);
       return l;
-    } catch (TransportException e) {
+    } catch (TransportException | DestinationRefusedException e) {
       throw new Abort(Outcome.FAILED, e);
     }
   }

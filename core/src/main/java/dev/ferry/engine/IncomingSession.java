@@ -53,6 +53,7 @@ final class IncomingSession {
   final Link control;
   private final Link[] streams;
   private final int[] lastRound;
+  private int roundAcked = -1;
   private final AtomicLong pagesReceived = new AtomicLong();
   private final DeviceStateAssembler deviceState = new DeviceStateAssembler();
   /** The hash of every page applied, when the source verifies; null otherwise. */
@@ -181,13 +182,24 @@ final class IncomingSession {
     }
   }
 
-  private synchronized void roundEnd(int stream, int round) throws ProtocolException {
+  private synchronized void roundEnd(int stream, int round) throws IOException {
     if (round < lastRound[stream]) {
       throw new ProtocolException("stream " + stream + " went back from round " + lastRound[stream] + " to " + round);
     }
     lastRound[stream] = round;
     lastStreamProgress = receiver.ticker().read();
     notifyAll();
+    // Once every stream has ended a round, the control stream says so (ROUND_ACK): the source then
+    // knows this host has applied it, and neither counts a backlog here as link speed nor pauses
+    // the guest while this host is still behind.
+    int all = Integer.MAX_VALUE;
+    for (int r : lastRound) {
+      all = Math.min(all, r);
+    }
+    if (all > roundAcked) {
+      roundAcked = all;
+      control.send(new Message.RoundAck(all, pagesReceived.get()));
+    }
   }
 
   private Message preparePostCopy(Message.PostCopySwitch s) throws IOException {

@@ -1,5 +1,7 @@
 package dev.ferry.engine;
 
+import dev.ferry.DestinationRefusedException;
+import dev.ferry.FerryTls;
 import dev.ferry.Ticker;
 import dev.ferry.TransportException;
 import dev.ferry.wire.FrameReader;
@@ -35,6 +37,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * rounds, and is closed with its session. The blocking path costs two volatile writes per call, no
  * syscall: the page loop keeps the speed of a plain blocking channel.
  *
+ * <p>With TLS ({@link FerryTls}), a {@link TlsChannel} sits between the guarded channel and the
+ * socket: the frames and the watchdog see the same blocking calls, and the handshake runs as one
+ * guarded call (bounded by the peer timeout, and on a receiver by the handshake timeout too) before
+ * the preambles.
+ *
  * <p>Socket tuning, from the measurements in {@code machine-limits.md}: large send and receive
  * buffers, Nagle off so that switchover messages are not delayed.
  *
@@ -43,9 +50,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * thread at a time. {@link #close()} is safe from any thread.
  */
 final class Link implements AutoCloseable {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Link.class);
   static final int SOCKET_BUFFER = 4 << 20;
 
   final SocketChannel channel;
+  /** The TLS layer over {@link #channel}, or null for a plaintext link. */
+  final TlsChannel tls;
   final FrameWriter writer;
   final FrameReader reader;
   private final String peer;
@@ -59,20 +69,34 @@ final class Link implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicLong pingsSent = new java.util.concurrent.atomic.AtomicLong();
   private final java.util.concurrent.atomic.AtomicLong roundEndsSent = new java.util.concurrent.atomic.AtomicLong();
 
-  private Link(SocketChannel channel, Ticker ticker, String peer) {
+  private Link(SocketChannel channel, TlsChannel tls, Ticker ticker, String peer) {
     this.channel = channel;
+    this.tls = tls;
     this.peer = peer;
-    this.guarded = new Guarded(channel, ticker);
+    this.guarded = tls == null ? new Guarded(channel, channel, ticker) : new Guarded(tls, tls, ticker);
     this.writer = new FrameWriter(guarded);
     this.reader = new FrameReader(guarded, WireFormat.HANDSHAKE_MAX_PAYLOAD);
   }
 
-  /**
-   * Connects to a receiver and exchanges preambles, with every step bounded: the connect by
-   * {@code connectTimeout}, the preamble by the watchdog's peer timeout.
-   */
+  /** Connects in plaintext and without a token. */
   static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog)
       throws TransportException {
+    return connect(address, connectTimeout, watchdog, null, "");
+  }
+
+  /**
+   * Connects to a receiver, runs the TLS handshake when {@code tls} is given (the receiver's
+   * certificate must name the address's host), exchanges preambles, answers the receiver's
+   * AUTH_CHALLENGE with a proof of {@code token} (the token itself never travels) and checks the
+   * receiver's proof in AUTH_OK when it required the token, with every step
+   * bounded: the connect by {@code connectTimeout}, the rest by the watchdog's peer timeout.
+   *
+   * @throws DestinationRefusedException if the receiver refuses the connection (BUSY, a wrong token,
+   *     or it requires a token and {@code token} is empty) or cannot prove the token itself (without
+   *     TLS, a receiver that requires no token cannot)
+   */
+  static Link connect(InetSocketAddress address, Duration connectTimeout, LinkWatchdog watchdog, FerryTls tls,
+      String token) throws TransportException {
     SocketChannel ch = null;
     Link link = null;
     String where = address.getHostString() + ":" + address.getPort();
@@ -80,28 +104,108 @@ final class Link implements AutoCloseable {
       ch = SocketChannel.open();
       tune(ch);
       ch.socket().connect(address, (int) Math.max(1, Math.min(Integer.MAX_VALUE, connectTimeout.toMillis())));
-      link = new Link(ch, watchdog.ticker(), "the migration receiver at " + where);
+      TlsChannel t = tls == null ? null : TlsChannel.client(ch, tls, address.getHostString(), address.getPort());
+      link = new Link(ch, t, watchdog.ticker(), "the migration receiver at " + where);
       link.readsTimed = true;
       watchdog.watch(link);
+      link.guarded.handshake();
+      if (t != null && log.isDebugEnabled()) {
+        log.debug("TLS to {}: {}", where, t.describe());
+      }
       Preamble.write(link.guarded);
       Preamble.read(link.guarded);
+      Message first = link.receive();
+      if (first instanceof Message.ErrorMessage err) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " refused the connection: "
+            + err.code() + ": " + err.message());
+      }
+      if (!(first instanceof Message.AuthChallenge challenge)) {
+        throw new dev.ferry.wire.ProtocolException("the migration receiver at " + where + " opened with "
+            + first.type() + ", not AUTH_CHALLENGE");
+      }
+      if (challenge.tokenRequired() && token.isEmpty()) {
+        throw new DestinationRefusedException("the migration receiver at " + where
+            + " requires a token, and this migration has none (MigrationTarget.withToken)");
+      }
+      if (!challenge.tokenRequired() && !token.isEmpty() && tls == null) {
+        // Without TLS the token is all that tells this source the destination is the right host.
+        throw new DestinationRefusedException("the migration receiver at " + where + " requires no token, so it"
+            + " cannot prove it is a host this migration's token was shared with (without TLS, a source with a"
+            + " token migrates only to a receiver with that token)");
+      }
+      Message.AuthResponse response = TokenAuth.respond(token, challenge);
+      link.send(response);
+      Message verdict = link.receive();
+      if (verdict instanceof Message.ErrorMessage err) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " refused the connection: "
+            + err.code() + ": " + err.message());
+      }
+      if (!(verdict instanceof Message.AuthOk ok)) {
+        throw new dev.ferry.wire.ProtocolException("the migration receiver at " + where + " answered AUTH_RESPONSE"
+            + " with " + verdict.type() + ", not AUTH_OK");
+      }
+      if (challenge.tokenRequired() && !TokenAuth.verifyDestination(token, challenge, response, ok)) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " could not prove the token:"
+            + " it is not a host this token was shared with");
+      }
       return link;
+    } catch (DestinationRefusedException e) {
+      if (link != null) {
+        link.close();
+      }
+      closeQuietly(ch);
+      throw e;
+    } catch (TlsChannel.NotTlsException e) {
+      if (link != null) {
+        link.close();
+      }
+      closeQuietly(ch);
+      Message.ErrorMessage refusal = e.plaintextRefusal();
+      if (refusal != null) {
+        throw new DestinationRefusedException("the migration receiver at " + where + " refused the connection: "
+            + refusal.code() + ": " + refusal.message());
+      }
+      throw new TransportException("cannot connect over TLS to the migration receiver at " + where + ": "
+          + e.getMessage(), e);
     } catch (IOException e) {
       if (link != null) {
         link.close();
       }
       closeQuietly(ch);
-      throw new TransportException("cannot connect to the migration receiver at " + where + ": " + e.getMessage(), e);
+      String what = tls == null ? "" : " over TLS";
+      throw new TransportException("cannot connect" + what + " to the migration receiver at " + where + ": "
+          + explain(e), e);
     }
   }
 
-  /** Wraps an accepted connection, watched; the caller exchanges preambles. */
+  /** Wraps an accepted plaintext connection, watched; the caller exchanges preambles. */
   static Link accepted(SocketChannel ch, LinkWatchdog watchdog) throws IOException {
+    return accepted(ch, watchdog, null);
+  }
+
+  /**
+   * Wraps an accepted connection, watched, with TLS when {@code tls} is given; the caller exchanges
+   * preambles, which runs the TLS handshake first.
+   */
+  static Link accepted(SocketChannel ch, LinkWatchdog watchdog, FerryTls tls) throws IOException {
     tune(ch);
-    Link link = new Link(ch, watchdog.ticker(), "the migration source at " + remote(ch));
+    TlsChannel t = tls == null ? null : TlsChannel.server(ch, tls);
+    Link link = new Link(ch, t, watchdog.ticker(), "the migration source at " + remote(ch));
     link.readsTimed = true;
     watchdog.watch(link);
     return link;
+  }
+
+  /** An error's message, with what a TLS alert from the receiver means for this source. */
+  private static String explain(IOException e) {
+    String m = String.valueOf(e.getMessage());
+    if (e instanceof javax.net.ssl.SSLException && m.startsWith("Received fatal alert: ")
+        && (m.contains("bad_certificate") || m.contains("certificate_unknown") || m.contains("certificate_required")
+            || m.contains("access_denied"))) {
+      return "the receiver refused this host's TLS certificate: it does not chain to a certificate the receiver"
+          + " trusts, or names none of the peers it allows (" + m + ")";
+    }
+    return m;
   }
 
   private static void tune(SocketChannel ch) throws IOException {
@@ -110,8 +214,9 @@ final class Link implements AutoCloseable {
     ch.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER);
   }
 
-  /** Exchanges preambles on an accepted connection: ours first, then the peer's. */
+  /** Exchanges preambles on an accepted connection (after the TLS handshake): ours first, then the peer's. */
   void exchangePreambles() throws IOException {
+    guarded.handshake();
     Preamble.write(guarded);
     Preamble.read(guarded);
   }
@@ -196,6 +301,7 @@ final class Link implements AutoCloseable {
   long roundEndsSent() {
     return roundEndsSent.get();
   }
+
 
   /** Writes the encoder's frame under the write lock and returns the bytes it took on the wire. */
   long sendPages(PageBatchEncoder encoder) throws IOException {
@@ -300,23 +406,40 @@ final class Link implements AutoCloseable {
    * start, and a watchdog's close reported as a {@link PeerTimeoutException}.
    */
   private final class Guarded implements GatheringByteChannel, ReadableByteChannel {
-    private final SocketChannel ch;
+    private final ReadableByteChannel in;
+    private final GatheringByteChannel ch;
     private final Ticker ticker;
     volatile long readStart;
     volatile long writeStart;
     volatile long lastWrite;
 
-    Guarded(SocketChannel ch, Ticker ticker) {
-      this.ch = ch;
+    Guarded(ReadableByteChannel in, GatheringByteChannel out, Ticker ticker) {
+      this.in = in;
+      this.ch = out;
       this.ticker = ticker;
       this.lastWrite = ticker.read();
+    }
+
+    /** The TLS handshake, if any, as one call the watchdog bounds like a read. */
+    void handshake() throws IOException {
+      if (tls == null || tls.handshaken()) {
+        return;
+      }
+      readStart = nonZero(ticker.read());
+      try {
+        tls.handshake();
+      } catch (IOException e) {
+        throw translate(e);
+      } finally {
+        readStart = 0;
+      }
     }
 
     @Override
     public int read(ByteBuffer dst) throws IOException {
       readStart = nonZero(ticker.read());
       try {
-        return ch.read(dst);
+        return in.read(dst);
       } catch (IOException e) {
         throw translate(e);
       } finally {

@@ -252,9 +252,8 @@ final class PostCopySource {
       Link l = null;
       try {
         long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - c.now()));
-        l = Link.connect(c.target.address(), Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())),
-            c.watchdog);
-        l.send(new Message.Recover(c.sessionId, c.target.token()));
+        l = c.connect(Duration.ofMillis(Math.min(left, c.options.connectTimeout().toMillis())));
+        l.send(new Message.Recover(c.sessionId));
         l.reader.maxPayload(dev.ferry.wire.WireFormat.DEFAULT_MAX_PAYLOAD);
         Message m = l.receive();
         if (m instanceof Message.Missing missingNow) {

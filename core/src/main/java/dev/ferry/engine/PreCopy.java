@@ -97,6 +97,13 @@ final class PreCopy implements Controller.Plane {
       long t0 = c.now();
       roundUnderWay = round;
       RoundTotals sent = sender.send(round, bitmap, check);
+      // The round ends when the destination has applied it, not when its last page left: a host
+      // that writes slower than the link (memory it must fault in) would otherwise leave a backlog
+      // that the switchover pays while the guest is paused, and the link would look faster than it is.
+      if (!opened.returnPath().awaitRoundAck(round, c.options.switchoverTimeout(), check)) {
+        log.warn("{}: the destination did not acknowledge round {} within {} ms; going on", c.name(), round,
+            c.options.switchoverTimeout().toMillis());
+      }
       long t1 = c.now();
       if (t1 - t0 < MIN_ROUND_NANOS) {
         sleepNanos(MIN_ROUND_NANOS - (t1 - t0));

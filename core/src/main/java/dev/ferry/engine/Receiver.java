@@ -8,9 +8,11 @@ import dev.ferry.ReceiverOptions;
 import dev.ferry.Ticker;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DriverException;
+import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
+import dev.ferry.spi.ScratchMemory;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
 import dev.ferry.wire.EndOfStreamException;
@@ -27,11 +29,11 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,11 +53,16 @@ import org.slf4j.LoggerFactory;
  * post-copy whose control stream broke, QUERY asks what became of a session (answered from the
  * {@link SessionBook}).
  *
+ * <p>Secure by default: without TLS or a token a receiver starts only on a loopback address (and
+ * says, in one log line, that it runs open); with TLS every connection is TLS 1.3 with the
+ * source's certificate required ({@link TlsChannel}); with a token every connection opens with a
+ * challenge the source answers by proving the token ({@link TokenAuth}), which never travels.
+ *
  * <p>Defences, per DESIGN.md: every frame is length-checked before it is read and checksummed; until
  * its handshake is done a connection may send at most {@link WireFormat#HANDSHAKE_MAX_PAYLOAD} bytes
  * a frame and must finish within the handshake timeout; every read of a control stream and every
  * write is bounded by the peer timeout (the {@link LinkWatchdog}; both ends send keepalives); the
- * token is compared in constant time; at most {@link ReceiverOptions#maxSessions()} migrations and
+ * token's proof is compared in constant time; at most {@link ReceiverOptions#maxSessions()} migrations and
  * {@link ReceiverOptions#maxStreams()} streams each; and a host that cannot hold the VM (by the
  * bytes the source says it will send) refuses it before a page moves. A malformed stream ends its
  * own migration, discarding the incoming VM, and nothing else.
@@ -104,9 +111,17 @@ public final class Receiver implements MigrationReceiver {
   /**
    * Binds a receiver for {@code host} on {@code address} and starts accepting.
    *
-   * @throws HostException if the address cannot be bound
+   * @throws HostException if the address cannot be bound, or it is not a loopback address and the
+   *     options have neither TLS nor a token
    */
   public static Receiver start(HostDriver host, InetSocketAddress address, ReceiverOptions options) {
+    boolean open = options.tls().isEmpty() && options.token().isEmpty();
+    boolean loopback = address.getAddress() != null && address.getAddress().isLoopbackAddress();
+    if (open && !loopback) {
+      throw new HostException("refusing to receive migrations on " + address + " without TLS or a token: any host"
+          + " that reaches this address could send a VM here. Give ReceiverOptions a FerryTls (tls) or a token,"
+          + " or listen on a loopback address", null);
+    }
     ServerSocketChannel server = null;
     try {
       server = ServerSocketChannel.open();
@@ -114,7 +129,12 @@ public final class Receiver implements MigrationReceiver {
       Receiver r = new Receiver(host, server, options);
       r.watchdog.start();
       EngineThreads.daemon(options.threadFactory(), r::acceptLoop, "ferry-receiver-" + r.address.getPort()).start();
-      log.info("receiving migrations for {} on {}", host.info().hostname(), r.address);
+      if (open) {
+        log.warn("receiver on {} runs open (no TLS, no token): any local process may migrate a VM here", r.address);
+      }
+      log.info("receiving migrations for {} on {}{}", host.info().hostname(), r.address,
+          options.tls().isPresent() ? " over TLS 1.3, client certificates required"
+              : options.token().isEmpty() ? "" : ", sources prove the token");
       return r;
     } catch (IOException e) {
       Link.closeQuietly(server);
@@ -280,18 +300,7 @@ public final class Receiver implements MigrationReceiver {
   private void refuseAtOnce(SocketChannel ch, String why) {
     try {
       ch.configureBlocking(false);
-      ByteBuffer preamble = ByteBuffer.allocate(WireFormat.PREAMBLE_LENGTH);
-      preamble.put(WireFormat.MAGIC).putShort((short) WireFormat.MAJOR_VERSION)
-          .putShort((short) WireFormat.MINOR_VERSION).putInt(0).flip();
-      ch.write(preamble);
-      ByteBuffer payload = Messages.encode(new Message.ErrorMessage(ErrorCode.BUSY, why));
-      ByteBuffer frame = ByteBuffer.allocate(WireFormat.FRAME_OVERHEAD + payload.remaining());
-      frame.putInt(payload.remaining()).put((byte) dev.ferry.wire.FrameType.ERROR.code()).put((byte) 0)
-          .putShort((short) 0).put(payload);
-      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-      crc.update(frame.array(), 0, frame.position());
-      frame.putInt((int) crc.getValue()).flip();
-      ch.write(frame);
+      ch.write(plaintextError(ErrorCode.BUSY, why));
     } catch (IOException | RuntimeException e) {
       log.debug("refusing a connection from {}: {}", Link.remote(ch), e.toString());
     } finally {
@@ -300,15 +309,48 @@ public final class Receiver implements MigrationReceiver {
     log.warn("refused a connection from {}: {}", Link.remote(ch), why);
   }
 
+  /** A preamble and an ERROR frame, in plaintext, as bytes to write straight to a socket. */
+  private static ByteBuffer[] plaintextError(ErrorCode code, String why) {
+    ByteBuffer preamble = ByteBuffer.allocate(WireFormat.PREAMBLE_LENGTH);
+    preamble.put(WireFormat.MAGIC).putShort((short) WireFormat.MAJOR_VERSION)
+        .putShort((short) WireFormat.MINOR_VERSION).putInt(0).flip();
+    ByteBuffer payload = Messages.encode(new Message.ErrorMessage(code, why));
+    ByteBuffer frame = ByteBuffer.allocate(WireFormat.FRAME_OVERHEAD + payload.remaining());
+    frame.putInt(payload.remaining()).put((byte) dev.ferry.wire.FrameType.ERROR.code()).put((byte) 0)
+        .putShort((short) 0).put(payload);
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(frame.array(), 0, frame.position());
+    frame.putInt((int) crc.getValue()).flip();
+    return new ByteBuffer[] {preamble, frame};
+  }
+
+  /** Tells a plaintext Ferry source, in plaintext, that this receiver takes only TLS; then drains. */
+  private void refusePlaintext(Link link, SocketChannel ch) {
+    String why = "this receiver on " + address + " takes only TLS connections (TLS 1.3 with a client certificate):"
+        + " give the migration a FerryTls (MigrationOptions.tls)";
+    try {
+      ByteBuffer[] bytes = plaintextError(ErrorCode.UNAUTHORIZED, why);
+      while (bytes[1].hasRemaining()) {
+        ch.write(bytes);
+      }
+      drain(link, ch);
+    } catch (IOException | RuntimeException e) {
+      log.debug("telling a plaintext source at {} about TLS: {}", link.peer(), e.toString());
+    }
+  }
+
   private void serve(SocketChannel ch) {
     Link link = null;
     boolean handedOver = false;
     try {
-      link = Link.accepted(ch, watchdog);
+      link = Link.accepted(ch, watchdog, options.tls().orElse(null));
       open.add(link);
       link.closeAt(ticker().read() + options.handshakeTimeout().toNanos(), "a connection from "
           + Link.remote(ch) + " did not finish its handshake within " + options.handshakeTimeout().toMillis() + " ms");
       link.exchangePreambles();
+      if (!authenticate(link, ch)) {
+        return;
+      }
       Frame first = link.reader.next();
       Message m = Messages.decode(first);
       if (m instanceof Message.Hello hello) {
@@ -328,10 +370,17 @@ public final class Receiver implements MigrationReceiver {
         throw new ProtocolException("a connection must open with HELLO, JOIN, RECOVER, QUERY or PROBE, not "
             + first.type());
       }
+    } catch (javax.net.ssl.SSLException e) {
+      if (!closed) {
+        log.warn("refused a connection from {}: TLS: {}", Link.remote(ch), e.getMessage());
+        if (e instanceof TlsChannel.NotTlsException n && n.ferryPlaintext && link != null) {
+          refusePlaintext(link, ch);
+        }
+      }
     } catch (Throwable e) {
       if (!closed) {
         log.warn("incoming connection from {} failed: {}", Link.remote(ch), e.toString());
-        if (link != null && !(e instanceof EndOfStreamException)) {
+        if (link != null && !(e instanceof EndOfStreamException) && (link.tls == null || link.tls.handshaken())) {
           sendError(link, e);
         }
       }
@@ -344,8 +393,54 @@ public final class Receiver implements MigrationReceiver {
     }
   }
 
-  private boolean tokenMatches(String presented) {
-    return MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
+  /**
+   * Sends AUTH_CHALLENGE and checks the AUTH_RESPONSE: a receiver with a token requires the source's
+   * proof of it (the token itself never travels) and answers AUTH_OK with its own; one without takes
+   * any response. A wrong or missing proof is told UNAUTHORIZED before anything else is read.
+   *
+   * @return whether the connection may go on
+   */
+  private boolean authenticate(Link link, SocketChannel ch) throws IOException {
+    dev.ferry.wire.Digest nonce = TokenAuth.nonce();
+    link.send(new Message.AuthChallenge(token.length > 0, nonce));
+    Frame f = link.reader.next();
+    Message m = Messages.decode(f);
+    if (!(m instanceof Message.AuthResponse response)) {
+      throw new ProtocolException("a connection must answer AUTH_CHALLENGE with AUTH_RESPONSE, not " + f.type());
+    }
+    if (token.length == 0 || TokenAuth.verify(token, nonce, response)) {
+      link.send(TokenAuth.accept(token, nonce, response));
+      return true;
+    }
+    String why = TokenAuth.noProof(response) ? "this receiver requires a token" : "wrong token";
+    log.warn("refused a connection from {}: {}", Link.remote(ch), why);
+    link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "unauthorized: " + why));
+    drain(link, ch);
+    return false;
+  }
+
+  /**
+   * After a refusal has been written: ends our side and reads (and drops) what the peer still sends,
+   * until it closes, at most 64 KiB, within the handshake timeout (the watchdog closes the link at
+   * that bound). Closing with unread bytes would reset the connection, and the peer might lose the
+   * refusal before reading it.
+   */
+  private static void drain(Link link, SocketChannel ch) {
+    try {
+      ch.shutdownOutput();
+      ByteBuffer sink = ByteBuffer.allocate(4096);
+      long drained = 0;
+      while (drained < (64 << 10)) {
+        sink.clear();
+        int n = ch.read(sink);
+        if (n < 0) {
+          break;
+        }
+        drained += n;
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("draining a refused connection from {}: {}", link.peer(), e.toString());
+    }
   }
 
   /**
@@ -353,44 +448,69 @@ public final class Receiver implements MigrationReceiver {
    * what it asked for (at most {@link LinkProbe#MAX}) and a peer timeout is cut off.
    */
   private void probe(Link link, Message.Probe probe) throws IOException {
-    if (!tokenMatches(probe.authToken())) {
-      link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
-      return;
-    }
     long limit = Math.min(probe.millis(), LinkProbe.MAX.toMillis()) * 1_000_000L + options.peerTimeout().toNanos();
     link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
     long start = ticker().read();
     long first = 0;
     long last = 0;
     long bytes = 0;
-    while (true) {
-      Frame f = link.reader.next();
-      if (f.type() != dev.ferry.wire.FrameType.PROBE_DATA) {
-        throw new ProtocolException("unexpected " + f.type() + " frame in a link probe");
+    // The probe's pages land in fresh memory of the host, as a migration's would: the rate then
+    // includes the host's first touch of memory it has just given (several times the cost of the
+    // socket on a machine whose free memory goes back to its own hypervisor).
+    Optional<ScratchMemory> scratch = scratchFor(probe);
+    try {
+      GuestMemory memory = scratch.map(ScratchMemory::memory).orElse(null);
+      long page = 0;
+      while (true) {
+        Frame f = link.reader.next();
+        if (f.type() != dev.ferry.wire.FrameType.PROBE_DATA) {
+          throw new ProtocolException("unexpected " + f.type() + " frame in a link probe");
+        }
+        ByteBuffer payload = f.payload();
+        int n = payload.remaining();
+        if (memory != null) {
+          int pageSize = memory.pageSize();
+          while (payload.remaining() >= pageSize) {
+            memory.writePage(page, payload);
+            page = (page + 1) % memory.pageCount();
+          }
+        }
+        long now = ticker().read();
+        if (now - start > limit) {
+          throw new ProtocolException("the link probe ran past the " + probe.millis() + " ms it asked for");
+        }
+        if (n == 0) {
+          break;
+        }
+        if (first == 0) {
+          first = now;
+        } else {
+          bytes += n; // the first frame's bytes arrived before its stamp: count from the second on
+        }
+        last = now;
       }
-      long now = ticker().read();
-      if (now - start > limit) {
-        throw new ProtocolException("the link probe ran past the " + probe.millis() + " ms it asked for");
-      }
-      int n = f.payload().remaining();
-      if (n == 0) {
-        break;
-      }
-      if (first == 0) {
-        first = now;
-      } else {
-        bytes += n; // the first frame's bytes arrived before its stamp: count from the second on
-      }
-      last = now;
+    } finally {
+      scratch.ifPresent(ScratchMemory::close);
     }
     link.send(new Message.ProbeResult(bytes, Math.max(0, last - first)));
   }
 
-  private void answer(Link link, Message.Query query) throws IOException {
-    if (!tokenMatches(query.authToken())) {
-      link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
-      return;
+  /**
+   * Scratch memory for a probe: as much as the probe could fill at 4 GB/s, at most 1 GiB (sparse
+   * memory maps only what is written); none if the host has none to lend or refuses.
+   */
+  private Optional<ScratchMemory> scratchFor(Message.Probe probe) {
+    long millis = Math.min(probe.millis(), LinkProbe.MAX.toMillis());
+    long bytes = Math.min(1L << 30, Math.max(1L << 20, millis * 4_000_000L));
+    try {
+      return host.scratchMemory(DataSize.bytes(bytes));
+    } catch (RuntimeException e) {
+      log.debug("no scratch memory for a link probe: {}", e.toString());
+      return Optional.empty();
     }
+  }
+
+  private void answer(Link link, Message.Query query) throws IOException {
     Map.Entry<Message.Status.State, String> s = book.lookup(query.sessionId());
     link.send(new Message.Status(query.sessionId(), s.getKey(), s.getValue()));
   }
@@ -402,10 +522,6 @@ public final class Receiver implements MigrationReceiver {
    * @return whether the connection now belongs to the session
    */
   private boolean recover(Link link, Message.Recover recover) throws IOException {
-    if (!tokenMatches(recover.authToken())) {
-      link.send(new Message.ErrorMessage(ErrorCode.UNAUTHORIZED, "wrong token"));
-      return false;
-    }
     IncomingSession in = sessions.get(recover.sessionId());
     PostCopyDestination pc = in == null ? null : in.postCopy();
     if (pc == null || !in.activated()) {
@@ -463,7 +579,8 @@ public final class Receiver implements MigrationReceiver {
       link.clearCloseAt();
       link.keepalive(true);
       link.reader.maxPayload(WireFormat.DEFAULT_MAX_PAYLOAD);
-      log.info("receiving {} ({}) from {}, {} stream(s)", vm.name(), vm.memory(), link.peer(), hello.streamCount());
+      log.info("receiving {} ({}) from {}{}, {} stream(s)", vm.name(), vm.memory(), link.peer(),
+          link.tls == null ? "" : " (TLS, certificate " + link.tls.peerSubject() + ")", hello.streamCount());
       in.controlLoop();
       postCopy = in.activated() && in.postCopy() != null;
       if (!in.activated()) {
@@ -516,9 +633,6 @@ public final class Receiver implements MigrationReceiver {
 
   /** Why this migration must be refused, or null to accept it. */
   private String refusal(Message.Hello hello) {
-    if (!tokenMatches(hello.authToken())) {
-      return "unauthorized: " + (hello.authToken().isEmpty() ? "this receiver requires a token" : "wrong token");
-    }
     if (closed) {
       return "busy: this receiver is closing";
     }
@@ -541,8 +655,8 @@ public final class Receiver implements MigrationReceiver {
 
   private void runDataStream(Link link, Message.Join join) throws IOException {
     IncomingSession in = sessions.get(join.sessionId());
-    if (in == null || !tokenMatches(join.authToken())) {
-      throw new WireException(ErrorCode.PROTOCOL, "JOIN for an unknown session or with a wrong token");
+    if (in == null) {
+      throw new WireException(ErrorCode.PROTOCOL, "JOIN for an unknown session");
     }
     in.attach(join.streamIndex(), link);
     link.clearCloseAt();

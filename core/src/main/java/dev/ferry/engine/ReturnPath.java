@@ -49,6 +49,7 @@ final class ReturnPath implements Runnable {
   private volatile Throwable failure;
   private volatile boolean stopped;
   private volatile boolean handOverAfterResumed;
+  private long roundAcked = -1;
 
   ReturnPath(Link control, Ticker ticker) {
     this.control = control;
@@ -97,6 +98,13 @@ final class ReturnPath implements Runnable {
         if (m instanceof Message.ErrorMessage err) {
           fail(new RemoteErrorException(err));
         }
+        if (m instanceof Message.RoundAck ack) {
+          synchronized (this) {
+            roundAcked = Math.max(roundAcked, ack.round());
+            notifyAll();
+          }
+          continue;
+        }
         if (!inbox.offer(m)) {
           throw new ProtocolException("the destination sent more than " + CAPACITY
               + " messages on the return path that were not asked for");
@@ -116,6 +124,39 @@ final class ReturnPath implements Runnable {
   private synchronized void fail(Throwable t) {
     if (failure == null) {
       failure = t;
+    }
+    notifyAll();
+  }
+
+  /**
+   * Waits until the destination has acknowledged round {@code round} (ROUND_ACK: every stream's
+   * pages of it applied), checking {@code cancel} every 50 ms.
+   *
+   * @return whether it did within {@code timeout}
+   * @throws Abort if the destination fails meanwhile
+   */
+  boolean awaitRoundAck(long round, Duration timeout, Runnable cancel) {
+    long deadline = ticker.read() + timeout.toNanos();
+    while (true) {
+      cancel.run();
+      synchronized (this) {
+        if (roundAcked >= round) {
+          return true;
+        }
+        if (failure != null) {
+          throw new Abort(Outcome.FAILED, Failures.cause(failure));
+        }
+        long left = deadline - ticker.read();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, 50_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new Abort(Outcome.FAILED, new MigrationException("interrupted", e));
+        }
+      }
     }
   }
 

@@ -68,6 +68,14 @@ final class SourceContext {
     this.sendMemory = ledger == null ? memory : LedgerMemory.sending(memory, ledger);
   }
 
+  /**
+   * A new connection to the target (with the options' TLS, if any; the target's token proven),
+   * bounded by {@code connectTimeout}.
+   */
+  Link connect(java.time.Duration connectTimeout) throws dev.ferry.TransportException {
+    return Link.connect(target.address(), connectTimeout, watchdog, options.tls().orElse(null), target.token());
+  }
+
   long now() {
     return ticker.read();
   }

@@ -28,7 +28,7 @@ final class StreamSender {
   StreamSender(Link link, int pageSize, WireCompression compression, RateLimiter limiter,
       java.util.concurrent.atomic.AtomicLong sentThisRound) {
     this.link = link;
-    this.encoder = new PageBatchEncoder(pageSize, compression);
+    this.encoder = new PageBatchEncoder(pageSize, compression).zeroRuns(true);
     this.limiter = limiter;
     this.sentThisRound = sentThisRound;
   }
@@ -67,7 +67,7 @@ final class StreamSender {
       return;
     }
     abortCheck.run();
-    int pages = encoder.size();
+    int pages = encoder.batchPages();
     limiter.acquire(link.sendPages(encoder));
     sentThisRound.addAndGet(pages);
   }

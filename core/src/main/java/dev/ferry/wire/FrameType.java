@@ -46,6 +46,12 @@ public enum FrameType {
   QUERY(21),
   /** Destination to source: the answer to QUERY. (1.1) */
   STATUS(22),
+  /** Destination to source, first frame of every connection: prove the token over this nonce. (2.0) */
+  AUTH_CHALLENGE(23),
+  /** Source to destination, answering AUTH_CHALLENGE: a nonce of its own and the proof. (2.0) */
+  AUTH_RESPONSE(24),
+  /** Destination to source: the response proved the token (or none was required); its own proof. (2.0) */
+  AUTH_OK(25),
   /** Source to destination, first frame of a new connection: measure the link for a moment. (1.1) */
   PROBE(30),
   /** Source to destination during a probe: bytes to count and drop; an empty one ends the probe. (1.1) */

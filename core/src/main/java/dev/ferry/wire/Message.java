@@ -29,11 +29,77 @@ public sealed interface Message {
   FrameType type();
 
   /**
+   * AUTH_CHALLENGE (2.0): the destination's first frame on every connection, right after its
+   * preamble.
+   *
+   * @param tokenRequired whether this receiver requires the source to prove a shared token
+   * @param nonce 32 random bytes, fresh for this connection
+   */
+  record AuthChallenge(boolean tokenRequired, Digest nonce) implements Message {
+    public AuthChallenge {
+      Objects.requireNonNull(nonce, "nonce");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.AUTH_CHALLENGE;
+    }
+  }
+
+  /**
+   * AUTH_RESPONSE (2.0): the source's first frame on every connection, answering AUTH_CHALLENGE;
+   * the token itself never travels.
+   *
+   * @param nonce 32 random bytes of the source's, fresh for this connection
+   * @param proof HMAC-SHA256 keyed with the token over the label and both nonces (see the wire
+   *     spec), or 32 zero bytes when the source has no token
+   */
+  record AuthResponse(Digest nonce, Digest proof) implements Message {
+    public AuthResponse {
+      Objects.requireNonNull(nonce, "nonce");
+      Objects.requireNonNull(proof, "proof");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.AUTH_RESPONSE;
+    }
+
+    /** The proof is masked: logs never carry it. */
+    @Override
+    public String toString() {
+      return "AuthResponse[nonce=" + nonce + ", proof=***]";
+    }
+  }
+
+  /**
+   * AUTH_OK (2.0): the destination accepts the AUTH_RESPONSE; the source may send its first frame.
+   *
+   * @param proof HMAC-SHA256 keyed with the token over the destination's label and both nonces (the
+   *     destination knows the token too), or 32 zero bytes when the destination requires no token
+   */
+  record AuthOk(Digest proof) implements Message {
+    public AuthOk {
+      Objects.requireNonNull(proof, "proof");
+    }
+
+    @Override
+    public FrameType type() {
+      return FrameType.AUTH_OK;
+    }
+
+    /** The proof is masked: logs never carry it. */
+    @Override
+    public String toString() {
+      return "AuthOk[proof=***]";
+    }
+  }
+
+  /**
    * HELLO: the source opens a session on the control stream.
    *
    * @param sessionId identifies the session; data streams JOIN with it
    * @param streamCount number of data streams the source will open (1..65535)
-   * @param authToken shared secret, may be empty; masked in {@link #toString()}
    * @param vm the VM to migrate; its page size is the session's page size
    * @param flags what the source asks for or offers
    * @param compression how the source may encode pages
@@ -41,13 +107,13 @@ public sealed interface Message {
    *     destination must be able to hold (zero pages cost it nothing); on the wire since 1.1, as
    *     HELLO flag bit 3 and a u64 after the compression byte
    */
-  record Hello(UUID sessionId, int streamCount, String authToken, VmDescription vm, Set<Flag> flags,
+  record Hello(UUID sessionId, int streamCount, VmDescription vm, Set<Flag> flags,
       WireCompression compression, long residentBytes) implements Message {
 
     /** A HELLO that claims the whole of guest memory may hold data. */
-    public Hello(UUID sessionId, int streamCount, String authToken, VmDescription vm, Set<Flag> flags,
+    public Hello(UUID sessionId, int streamCount, VmDescription vm, Set<Flag> flags,
         WireCompression compression) {
-      this(sessionId, streamCount, authToken, vm, flags, compression, vm.memory().bytes());
+      this(sessionId, streamCount, vm, flags, compression, vm.memory().bytes());
     }
 
     /** HELLO flag bits. */
@@ -73,7 +139,6 @@ public sealed interface Message {
 
     public Hello {
       Objects.requireNonNull(sessionId, "sessionId");
-      Objects.requireNonNull(authToken, "authToken");
       Objects.requireNonNull(vm, "vm");
       Objects.requireNonNull(compression, "compression");
       EnumSet<Flag> f = EnumSet.noneOf(Flag.class);
@@ -103,8 +168,7 @@ public sealed interface Message {
 
     @Override
     public String toString() {
-      return "Hello[sessionId=" + sessionId + ", streamCount=" + streamCount + ", authToken="
-          + (authToken.isEmpty() ? "(none)" : "***") + ", vm=" + vm + ", flags=" + flags
+      return "Hello[sessionId=" + sessionId + ", streamCount=" + streamCount + ", vm=" + vm + ", flags=" + flags
           + ", compression=" + compression + "]";
     }
   }
@@ -268,11 +332,10 @@ public sealed interface Message {
     }
   }
 
-  /** JOIN: a data stream attaches to a session. The token is masked in {@link #toString()}. */
-  record Join(UUID sessionId, int streamIndex, String authToken) implements Message {
+  /** JOIN: a data stream attaches to a session. */
+  record Join(UUID sessionId, int streamIndex) implements Message {
     public Join {
       Objects.requireNonNull(sessionId, "sessionId");
-      Objects.requireNonNull(authToken, "authToken");
       if (streamIndex < 0 || streamIndex > 0xffff) {
         throw new IllegalArgumentException("stream index must be 0..65535: " + streamIndex);
       }
@@ -281,12 +344,6 @@ public sealed interface Message {
     @Override
     public FrameType type() {
       return FrameType.JOIN;
-    }
-
-    @Override
-    public String toString() {
-      return "Join[sessionId=" + sessionId + ", streamIndex=" + streamIndex + ", authToken="
-          + (authToken.isEmpty() ? "(none)" : "***") + "]";
     }
   }
 
@@ -390,20 +447,14 @@ public sealed interface Message {
   }
 
   /** RECOVER: the source reconnects to a post-copy session whose control stream broke. */
-  record Recover(UUID sessionId, String authToken) implements Message {
+  record Recover(UUID sessionId) implements Message {
     public Recover {
       Objects.requireNonNull(sessionId, "sessionId");
-      Objects.requireNonNull(authToken, "authToken");
     }
 
     @Override
     public FrameType type() {
       return FrameType.RECOVER;
-    }
-
-    @Override
-    public String toString() {
-      return "Recover[sessionId=" + sessionId + ", authToken=" + (authToken.isEmpty() ? "(none)" : "***") + "]";
     }
   }
 
@@ -443,20 +494,14 @@ public sealed interface Message {
    * QUERY (1.1): the source asks, on a new connection, what became of a session whose commit it
    * could not confirm.
    */
-  record Query(UUID sessionId, String authToken) implements Message {
+  record Query(UUID sessionId) implements Message {
     public Query {
       Objects.requireNonNull(sessionId, "sessionId");
-      Objects.requireNonNull(authToken, "authToken");
     }
 
     @Override
     public FrameType type() {
       return FrameType.QUERY;
-    }
-
-    @Override
-    public String toString() {
-      return "Query[sessionId=" + sessionId + ", authToken=" + (authToken.isEmpty() ? "(none)" : "***") + "]";
     }
   }
 
@@ -515,20 +560,14 @@ public sealed interface Message {
    * PROBE (1.1): the source measures the link to this receiver: PROBE_DATA frames follow for at most
    * {@code millis}, then an empty one.
    */
-  record Probe(String authToken, int millis) implements Message {
+  record Probe(int millis) implements Message {
     public Probe {
-      Objects.requireNonNull(authToken, "authToken");
       requireNonNegative(millis, "millis");
     }
 
     @Override
     public FrameType type() {
       return FrameType.PROBE;
-    }
-
-    @Override
-    public String toString() {
-      return "Probe[authToken=" + (authToken.isEmpty() ? "(none)" : "***") + ", millis=" + millis + "]";
     }
   }
 

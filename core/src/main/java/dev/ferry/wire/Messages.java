@@ -49,7 +49,7 @@ public final class Messages {
   static void encode(Message m, PayloadWriter w) {
     if (m instanceof Message.Hello) {
       Message.Hello h = (Message.Hello) m;
-      w.uuid(h.sessionId()).u16(h.streamCount()).string(h.authToken());
+      w.uuid(h.sessionId()).u16(h.streamCount());
       VmDescription vm = h.vm();
       w.string(vm.id().value()).string(vm.name()).u64(vm.memory().bytes()).u32(vm.pageSize())
           .u32(vm.vcpus()).string(vm.cpu().model());
@@ -95,7 +95,7 @@ public final class Messages {
       w.i64(((Message.Pong) m).nanos());
     } else if (m instanceof Message.Join) {
       Message.Join j = (Message.Join) m;
-      w.uuid(j.sessionId()).u16(j.streamIndex()).string(j.authToken());
+      w.uuid(j.sessionId()).u16(j.streamIndex());
     } else if (m instanceof Message.PageRequest) {
       Message.PageRequest p = (Message.PageRequest) m;
       w.u64(p.firstPage()).u32(p.count());
@@ -112,17 +112,23 @@ public final class Messages {
           .u64(c.blockedNanosMax());
     } else if (m instanceof Message.Recover) {
       Message.Recover r = (Message.Recover) m;
-      w.uuid(r.sessionId()).string(r.authToken());
+      w.uuid(r.sessionId());
     } else if (m instanceof Message.Missing) {
       bitmap(w, ((Message.Missing) m).bitmap());
     } else if (m instanceof Message.Probe pr) {
-      w.string(pr.authToken()).u32(pr.millis());
+      w.u32(pr.millis());
     } else if (m instanceof Message.ProbeData pd) {
       w.bytes(pd.data());
     } else if (m instanceof Message.ProbeResult r) {
       w.u64(r.bytes()).u64(r.nanos());
     } else if (m instanceof Message.Query q) {
-      w.uuid(q.sessionId()).string(q.authToken());
+      w.uuid(q.sessionId());
+    } else if (m instanceof Message.AuthChallenge c) {
+      w.u8(c.tokenRequired() ? 1 : 0).bytes(ByteBuffer.wrap(c.nonce().toByteArray()));
+    } else if (m instanceof Message.AuthResponse a) {
+      w.bytes(ByteBuffer.wrap(a.nonce().toByteArray())).bytes(ByteBuffer.wrap(a.proof().toByteArray()));
+    } else if (m instanceof Message.AuthOk ok) {
+      w.bytes(ByteBuffer.wrap(ok.proof().toByteArray()));
     } else if (m instanceof Message.Status st) {
       w.uuid(st.sessionId()).u8(st.state().code()).string(st.detail());
     } else {
@@ -279,7 +285,7 @@ public final class Messages {
       case PONG:
         return new Message.Pong(r.i64("nanos"));
       case JOIN:
-        return new Message.Join(r.uuid("sessionId"), r.u16("streamIndex"), r.string("authToken"));
+        return new Message.Join(r.uuid("sessionId"), r.u16("streamIndex"));
       case PAGE_REQUEST:
         return new Message.PageRequest(r.u64("firstPage"), r.u32("count"));
       case ROUND_ACK:
@@ -294,17 +300,30 @@ public final class Messages {
         return new Message.PostCopyComplete(r.u64("faults"), r.u64("blockedNanosTotal"), r.u64("blockedNanosP50"),
             r.u64("blockedNanosP99"), r.u64("blockedNanosMax"));
       case RECOVER:
-        return new Message.Recover(r.uuid("sessionId"), r.string("authToken"));
+        return new Message.Recover(r.uuid("sessionId"));
       case MISSING:
         return new Message.Missing(readBitmap(r));
       case QUERY:
-        return new Message.Query(r.uuid("sessionId"), r.string("authToken"));
+        return new Message.Query(r.uuid("sessionId"));
       case PROBE:
-        return new Message.Probe(r.string("authToken"), r.u32("millis"));
+        return new Message.Probe(r.u32("millis"));
       case PROBE_DATA:
         return new Message.ProbeData(r.rest().asReadOnlyBuffer());
       case PROBE_RESULT:
         return new Message.ProbeResult(r.u64("bytes"), r.u64("nanos"));
+      case AUTH_CHALLENGE: {
+        int flags = r.u8("flags");
+        if ((flags & ~1) != 0) {
+          throw new ProtocolException("AUTH_CHALLENGE has unknown flags 0x" + Integer.toHexString(flags & ~1));
+        }
+        return new Message.AuthChallenge(flags == 1, Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "nonce")));
+      }
+      case AUTH_RESPONSE: {
+        Digest nonce = Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "nonce"));
+        return new Message.AuthResponse(nonce, Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "proof")));
+      }
+      case AUTH_OK:
+        return new Message.AuthOk(Digest.of(r.bytes(WireFormat.DIGEST_LENGTH, "proof")));
       case STATUS: {
         var id = r.uuid("sessionId");
         int code = r.u8("state");
@@ -322,7 +341,6 @@ public final class Messages {
   private static Message.Hello decodeHello(PayloadReader r) throws ProtocolException {
     var sessionId = r.uuid("sessionId");
     int streamCount = r.u16("streamCount");
-    String token = r.string("authToken");
     String id = r.string("vm.id");
     String name = r.string("vm.name");
     long memory = r.u64("vm.memoryBytes");
@@ -360,7 +378,7 @@ public final class Messages {
     }
     VmDescription vm = new VmDescription(new VmId(id), name, DataSize.bytes(memory), pageSize, vcpus,
         new CpuInfo(model, Set.copyOf(features)));
-    return new Message.Hello(sessionId, streamCount, token, vm, flags, compression, resident);
+    return new Message.Hello(sessionId, streamCount, vm, flags, compression, resident);
   }
 
   private static Optional<Digest> readDigest(PayloadReader r) throws ProtocolException {

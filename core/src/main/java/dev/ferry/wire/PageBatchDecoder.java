@@ -46,16 +46,17 @@ public final class PageBatchDecoder {
    * Validates a PAGES payload and writes its pages into {@code target}. The payload's position and
    * limit are left as they were.
    *
-   * @return the number of pages applied
+   * @return the number of pages applied (a zero run counts its pages)
    * @throws ProtocolException when the payload is malformed
    * @throws IllegalArgumentException when the target's page size is not the decoder's (a bug, not
    *     the peer's doing)
    */
-  public int apply(ByteBuffer payload, GuestMemory target) throws ProtocolException {
+  public long apply(ByteBuffer payload, GuestMemory target) throws ProtocolException {
     if (target.pageSize() != pageSize) {
       throw new IllegalArgumentException(
           "target page size " + target.pageSize() + " differs from the session's " + pageSize);
     }
+    final long pages0 = pages;
     final int start = payload.position();
     final int limit = payload.limit();
     final long pageCount = target.pageCount();
@@ -93,6 +94,23 @@ public final class PageBatchDecoder {
             target.zeroPage(index);
             zeroPages++;
             break;
+          case WireFormat.PAGE_ZERO_RUN: {
+            if (limit - p < 4) {
+              throw bad(i, index, "ZERO_RUN count cut short");
+            }
+            long run = Integer.toUnsignedLong(payload.getInt(p));
+            p += 4;
+            if (run < 2 || run > WireFormat.MAX_ZERO_RUN || index + run > pageCount) {
+              throw bad(i, index, "ZERO_RUN of " + run + " pages: not 2.." + WireFormat.MAX_ZERO_RUN
+                  + " or past guest memory of " + pageCount + " pages");
+            }
+            for (long z = index; z < index + run; z++) {
+              target.zeroPage(z);
+            }
+            zeroPages += run;
+            pages += run - 1; // the entry's own page is counted below
+            break;
+          }
           case WireFormat.PAGE_LZ4:
             p = applyLz4(payload, p, limit, i, index, target);
             compressedPages++;
@@ -106,7 +124,7 @@ public final class PageBatchDecoder {
         throw new ProtocolException("PAGES payload has " + (limit - p) + " trailing bytes after "
             + count + " pages");
       }
-      return (int) count;
+      return pages - pages0;
     } finally {
       payload.limit(limit).position(start);
     }

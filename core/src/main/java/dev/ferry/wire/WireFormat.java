@@ -3,7 +3,7 @@ package dev.ferry.wire;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The constants of wire protocol version 1.0 (see {@code docs/wire-protocol.md}).
+ * The constants of wire protocol version 2.0 (see {@code docs/wire-protocol.md}).
  *
  * <p>All integers on the wire are big-endian, Java's default {@link java.nio.ByteOrder}.
  */
@@ -14,10 +14,10 @@ public final class WireFormat {
   public static final byte[] MAGIC = "FERRYMIG".getBytes(StandardCharsets.US_ASCII);
 
   /** The major version this side speaks; a peer with another major is refused. */
-  public static final int MAJOR_VERSION = 1;
+  public static final int MAJOR_VERSION = 2;
 
   /** The minor version this side speaks. */
-  public static final int MINOR_VERSION = 1;
+  public static final int MINOR_VERSION = 0;
 
   /** Preamble: magic, u16 major, u16 minor, u32 reserved. */
   public static final int PREAMBLE_LENGTH = 16;
@@ -60,6 +60,15 @@ public final class WireFormat {
 
   /** Page encoding in a PAGES frame: u32 compressed length and LZ4 block bytes follow. */
   public static final int PAGE_LZ4 = 2;
+
+  /**
+   * Page encoding in a PAGES frame: a u32 count follows; the page and the count - 1 after it
+   * are all zeros.
+   */
+  public static final int PAGE_ZERO_RUN = 3;
+
+  /** Longest zero run in one entry. */
+  public static final int MAX_ZERO_RUN = 1 << 30;
 
   /** Bytes before a page's data in a PAGES frame: u64 page index, u8 encoding. */
   public static final int PAGE_ENTRY_HEADER = 9;

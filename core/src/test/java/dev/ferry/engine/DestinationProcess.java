@@ -64,6 +64,12 @@ final class DestinationProcess implements AutoCloseable {
         block ? "block" : "mark");
   }
 
+  /** A destination that takes only TLS, with the PEM files in {@code tlsDir} (see {@link RemoteDestination}). */
+  static DestinationProcess startTls(String host, Duration peerTimeout, java.nio.file.Path tlsDir) throws IOException {
+    return new DestinationProcess(RemoteDestination.class, true, host, String.valueOf(peerTimeout.toMillis()), "none",
+        "mark", tlsDir.toString());
+  }
+
   /** A source migrating to {@code port} (see {@link RemoteSource}). */
   static DestinationProcess source(int port, Duration peerTimeout, long hold, boolean postCopy, Duration recovery)
       throws IOException {

@@ -259,6 +259,25 @@ class EngineEndToEndTest {
   }
 
   @Test
+  void destinationShortOfMemory_refusesBeforeAnyPageMovesNamingBothFigures() throws Exception {
+    SimVm sim = filled(vm("too-big", DataSize.mib(256), Workload.uniform(1000)));
+    dest.faults().machineMemoryAvailable(DataSize.mib(640)); // 128 MiB to give after the reserve
+    try {
+      MigrationResult r = run(new ObservedVm(sim), receiver.target(), MigrationOptions.defaults(), null);
+      assertThat(r.outcome()).isEqualTo(Outcome.FAILED);
+      assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
+      assertThat(r.cause().orElseThrow().getMessage())
+          .contains("would receive 256 MiB of written memory")
+          .contains("this machine can give 128 MiB now");
+      assertThat(r.pagesSent()).isZero();
+      assertThat(r.bytesOnWire()).as("nothing but the handshake").isLessThan(64 * 1024);
+      assertRolledBack(r, sim);
+    } finally {
+      dest.faults().clear();
+    }
+  }
+
+  @Test
   void wrongToken_isRefused() throws Exception {
     try (MigrationReceiver guarded = Receiver.start(dest.driver(),
         new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "s3cret")) {

@@ -4,6 +4,7 @@ import dev.ferry.sim.GuestMemoryDigest;
 import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.HostInfo;
+import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
@@ -41,7 +42,12 @@ final class ObservedHost implements HostDriver {
 
   @Override
   public IncomingVm prepareIncoming(VmDescription description) {
-    IncomingVm in = delegate.prepareIncoming(description);
+    return prepareIncoming(new IncomingRequest(description, description.memory()));
+  }
+
+  @Override
+  public IncomingVm prepareIncoming(IncomingRequest request) {
+    IncomingVm in = delegate.prepareIncoming(request);
     return new IncomingVm() {
       @Override
       public VmDescription description() {

@@ -68,8 +68,7 @@ class ReceiverHostileInputTest {
 
   private SocketChannel open() throws IOException {
     SocketChannel ch = SocketChannel.open(receiver.address());
-    Preamble.write(ch);
-    Preamble.read(ch);
+    RawPeer.openAsSource(ch, ch, "");
     return ch;
   }
 
@@ -97,7 +96,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, "", description("victim"),
+      w.write(new Message.Hello(UUID.randomUUID(), 1, description("victim"),
           EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
       assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
       assertThat(dest.incomingVms()).hasSize(1);

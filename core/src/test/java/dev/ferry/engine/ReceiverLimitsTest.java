@@ -74,9 +74,8 @@ class ReceiverLimitsTest {
     SocketChannel ch = SocketChannel.open(r.address());
     keep.add(ch);
     closing.add(ch);
-    Preamble.write(ch);
-    Preamble.read(ch);
-    new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), streams, "", description("silent-" + keep.size()),
+    RawPeer.openAsSource(ch, ch, "");
+    new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), streams, description("silent-" + keep.size()),
         EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
     return Messages.decode(new FrameReader(ch).next());
   }
@@ -166,8 +165,7 @@ class ReceiverLimitsTest {
         try (Socket s = fake.accept()) {
           var in = Channels.newChannel(s.getInputStream());
           var out = Channels.newChannel(s.getOutputStream());
-          Preamble.write(out);
-          Preamble.read(in);
+          RawPeer.openAsReceiver(in, out);
           FrameReader reader = new FrameReader(in);
           reader.next(); // HELLO
           FrameWriter w = new FrameWriter(out);

@@ -20,7 +20,8 @@ import java.util.stream.Collectors;
  * answers {@code status} on standard input with one {@code STATUS ...} line.
  *
  * <p>Arguments: host name, peer timeout in ms, hook point (a {@link HookedHost.Point} or
- * {@code none}), {@code mark} or {@code block}.
+ * {@code none}), {@code mark} or {@code block}; optionally a directory holding {@code dest.pem},
+ * {@code dest.key} and {@code ca.pem}, to receive over TLS only.
  */
 public final class RemoteDestination {
   private RemoteDestination() {}
@@ -43,7 +44,11 @@ public final class RemoteDestination {
       });
     }
     MigrationReceiver r = Receiver.start(hooked, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-        ReceiverOptions.builder().peerTimeout(Duration.ofMillis(Long.parseLong(args[1]))).build());
+        ReceiverOptions.builder().peerTimeout(Duration.ofMillis(Long.parseLong(args[1])))
+            .tls(args.length > 4 ? dev.ferry.FerryTls.builder()
+                .pem(java.nio.file.Path.of(args[4], "dest.pem"), java.nio.file.Path.of(args[4], "dest.key"))
+                .trustPem(java.nio.file.Path.of(args[4], "ca.pem")).build() : null)
+            .build());
     System.out.println("PORT " + r.address().getPort());
     System.out.flush();
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));

@@ -3,6 +3,7 @@ package dev.ferry.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ferry.MigrationReceiver;
+import dev.ferry.ReceiverOptions;
 import dev.ferry.sim.SimHost;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.HostDriver;
@@ -31,10 +32,16 @@ final class SimPair implements AutoCloseable {
 
   /** The same, with the receiver serving {@code destDriver} of the destination (an observing wrapper, say). */
   SimPair(String prefix, Function<SimHost, HostDriver> destDriver) {
+    this(prefix, destDriver, ReceiverOptions.builder().build());
+  }
+
+  /** The same, with the receiver's options (TLS, say). */
+  SimPair(String prefix, Function<SimHost, HostDriver> destDriver, ReceiverOptions options) {
     int n = SEQ.incrementAndGet();
     source = SimHost.named(prefix + "-src-" + n);
     dest = SimHost.named(prefix + "-dst-" + n);
-    receiver = Receiver.start(destDriver.apply(dest), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+    receiver = Receiver.start(destDriver.apply(dest), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+        options);
   }
 
   /**

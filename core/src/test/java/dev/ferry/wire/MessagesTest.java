@@ -51,7 +51,7 @@ class MessagesTest {
     assertThat(b.getLong(0)).isEqualTo(1L); // session id, most significant bits
     assertThat(b.getLong(8)).isEqualTo(2L);
     assertThat(b.getShort(16)).isEqualTo((short) 2); // stream count
-    assertThat(b.getShort(18)).isEqualTo((short) 6); // token length
+    assertThat(b.getShort(18)).isEqualTo((short) 11); // vm.id length: no token field since 2.0
     // the last thirteen bytes: u32 flags (VERIFY | QUICK | bit 3, resident bytes follow), u8 compression
     // (LZ4), u64 resident bytes (the whole VM: the default)
     assertThat(b.getInt(b.limit() - 13)).isEqualTo(0b1101);
@@ -93,10 +93,19 @@ class MessagesTest {
   }
 
   @Test
-  void hello_toString_masksToken() {
-    assertThat(WireTestSupport.hello().toString()).doesNotContain("s3cret").contains("authToken=***");
-    Message.Join join = new Message.Join(java.util.UUID.randomUUID(), 0, "tok-123");
-    assertThat(join.toString()).doesNotContain("tok-123");
+  void authResponseAndAuthOk_toString_maskTheProof() {
+    Digest proof = WireTestSupport.digest(9);
+    assertThat(new Message.AuthResponse(WireTestSupport.digest(8), proof).toString())
+        .doesNotContain(proof.toString()).contains("proof=***");
+    assertThat(new Message.AuthOk(proof).toString()).doesNotContain(proof.toString()).contains("proof=***");
+  }
+
+  @Test
+  void authChallenge_unknownFlags_areRefused() {
+    byte[] payload = new byte[1 + WireFormat.DIGEST_LENGTH];
+    payload[0] = 2;
+    assertThatThrownBy(() -> Messages.decode(FrameType.AUTH_CHALLENGE, ByteBuffer.wrap(payload)))
+        .isInstanceOf(ProtocolException.class).hasMessageContaining("unknown flags 0x2");
   }
 
   @Test
@@ -167,8 +176,8 @@ class MessagesTest {
   @Test
   void decode_helloWithInvalidVm_failsNamingTheValue() {
     ByteBuffer p = Messages.encode(WireTestSupport.hello());
-    // vm.pageSize follows: 16 uuid + 2 streams + 2+6 token + 2+11 id + 2+5 name + 8 memory
-    int pageSizeAt = 16 + 2 + 8 + 13 + 7 + 8;
+    // vm.pageSize follows: 16 uuid + 2 streams + 2+11 id + 2+5 name + 8 memory
+    int pageSizeAt = 16 + 2 + 13 + 7 + 8;
     assertThat(p.getInt(pageSizeAt)).isEqualTo(4096);
     p.putInt(pageSizeAt, 3000);
     assertThatThrownBy(() -> Messages.decode(FrameType.HELLO, p))

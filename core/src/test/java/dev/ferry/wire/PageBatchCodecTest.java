@@ -87,6 +87,8 @@ class PageBatchCodecTest {
       @ForAll WireCompression compression,
       @ForAll @IntRange(min = 1, max = 20) int pagesPerFrame,
       @ForAll @IntRange(min = 9, max = 13) int pageShift,
+      @ForAll boolean zeroRuns,
+      @ForAll boolean ascending,
       @ForAll long seed) throws Exception {
     int pageSize = 1 << pageShift;
     HeapGuestMemory src = new HeapGuestMemory(pageSize, PAGES);
@@ -101,7 +103,10 @@ class PageBatchCodecTest {
       }
     }
     List<Long> order = new ArrayList<>(chosen);
-    PageBatchEncoder enc = new PageBatchEncoder(pageSize, pagesPerFrame, compression);
+    if (ascending) {
+      order.sort(null); // as a round sends them: adjacent zero pages form runs
+    }
+    PageBatchEncoder enc = new PageBatchEncoder(pageSize, pagesPerFrame, compression).zeroRuns(zeroRuns);
     transfer(src, order, enc, dst);
 
     for (long p = 0; p < PAGES; p++) {
@@ -116,6 +121,41 @@ class PageBatchCodecTest {
     assertThat(enc.isEmpty()).isTrue();
     if (compression == WireCompression.NONE) {
       assertThat(enc.compressedPages()).isZero();
+    }
+  }
+
+  @Test
+  void zeroRuns_adjacentZeroPages_shareOneEntryAndArriveAsZeros() throws Exception {
+    int ps = 4096;
+    HeapGuestMemory src = new HeapGuestMemory(ps, 10);
+    src.set(3, content(Kind.RANDOM, ps, 3));
+    HeapGuestMemory dst = new HeapGuestMemory(ps, 10);
+    dst.poison();
+    PageBatchEncoder enc = new PageBatchEncoder(ps, WireCompression.NONE).zeroRuns(true);
+    // 0-2 zero (one run), 3 raw, 4 zero (a plain marker), 6-9 zero (one run).
+    byte[] bytes = transfer(src, List.of(0L, 1L, 2L, 3L, 4L, 6L, 7L, 8L, 9L), enc, dst);
+    assertThat(enc.zeroPages()).isEqualTo(8);
+    int header = WireFormat.HEADER_LENGTH + 4 + WireFormat.TRAILER_LENGTH;
+    int entries = (9 + 4) + (9 + ps) + 9 + (9 + 4);
+    assertThat(bytes.length).isEqualTo(header + entries);
+    for (long p = 0; p < 10; p++) {
+      if (p != 5) {
+        assertThat(dst.get(p)).as("page %d", p).isEqualTo(src.get(p));
+      } else {
+        assertThat(dst.get(p)[0]).as("page 5 was not sent").isEqualTo((byte) 0x5a);
+      }
+    }
+  }
+
+  @Test
+  void apply_zeroRunPastGuestMemoryOrOfOnePage_isRefused() {
+    PageBatchDecoder dec = new PageBatchDecoder(4096);
+    HeapGuestMemory dst = new HeapGuestMemory(4096, 10);
+    for (long[] bad : new long[][] {{8, 3}, {0, 1}, {0, 0}}) {
+      ByteBuffer payload = ByteBuffer.allocate(4 + 13);
+      payload.putInt(1).putLong(bad[0]).put((byte) WireFormat.PAGE_ZERO_RUN).putInt((int) bad[1]).flip();
+      assertThatThrownBy(() -> dec.apply(payload, dst)).isInstanceOf(ProtocolException.class)
+          .hasMessageContaining("ZERO_RUN of " + bad[1] + " pages");
     }
   }
 
@@ -230,7 +270,7 @@ class PageBatchCodecTest {
 
   @Test
   void apply_unknownEncoding_fails() {
-    assertRejected(payload(1, entry(0, 3, new byte[0])), "unknown page encoding 3");
+    assertRejected(payload(1, entry(0, 4, new byte[0])), "unknown page encoding 4");
   }
 
   @Test

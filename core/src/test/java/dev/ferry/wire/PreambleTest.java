@@ -22,19 +22,20 @@ class PreambleTest {
     byte[] b = preamble();
     assertThat(b).hasSize(WireFormat.PREAMBLE_LENGTH);
     assertThat(new String(b, 0, 8, StandardCharsets.US_ASCII)).isEqualTo("FERRYMIG");
-    assertThat(Preamble.read(in(b))).isEqualTo(Preamble.CURRENT).hasToString("1.1");
+    assertThat(Preamble.read(in(b))).isEqualTo(Preamble.CURRENT).hasToString("2.0");
   }
 
   @Test
   void read_higherMinorOfSameMajor_isAccepted() throws Exception {
-    assertThat(Preamble.read(in(preambleOf(1, 7, 0)))).isEqualTo(new Preamble(1, 7));
+    assertThat(Preamble.read(in(preambleOf(2, 7, 0)))).isEqualTo(new Preamble(2, 7));
   }
 
   @Test
   void read_otherMajor_failsIncompatibleWithBothVersions() {
-    assertThatThrownBy(() -> Preamble.read(in(preambleOf(2, 0, 0))))
+    // 1.1 sent the token in clear: a 2.0 side refuses it.
+    assertThatThrownBy(() -> Preamble.read(in(preambleOf(1, 1, 0))))
         .isInstanceOf(ProtocolException.class)
-        .hasMessage("protocol version 2.0 not supported, this side speaks 1.1")
+        .hasMessage("protocol version 1.1 not supported, this side speaks 2.0")
         .extracting(e -> ((WireException) e).errorCode()).isEqualTo(ErrorCode.INCOMPATIBLE);
   }
 
@@ -70,7 +71,7 @@ class PreambleTest {
 
   @Test
   void read_nonZeroReserved_fails() {
-    assertThatThrownBy(() -> Preamble.read(in(preambleOf(1, 0, 1))))
+    assertThatThrownBy(() -> Preamble.read(in(preambleOf(WireFormat.MAJOR_VERSION, 0, 1))))
         .isInstanceOf(ProtocolException.class).hasMessageContaining("reserved");
   }
 }

@@ -62,7 +62,7 @@ final class WireTestSupport {
   }
 
   static Message.Hello hello() {
-    return new Message.Hello(UUID.fromString("00000000-0000-0001-0000-000000000002"), 2, "s3cret", vm(),
+    return new Message.Hello(UUID.fromString("00000000-0000-0001-0000-000000000002"), 2, vm(),
         EnumSet.of(Message.Hello.Flag.VERIFY, Message.Hello.Flag.QUICK), WireCompression.LZ4);
   }
 
@@ -91,22 +91,26 @@ final class WireTestSupport {
       new Message.Cancel("user asked"),
       new Message.Ping(-5L),
       new Message.Pong(Long.MAX_VALUE),
-      new Message.Join(UUID.randomUUID(), 3, ""),
+      new Message.Join(UUID.randomUUID(), 3),
       new Message.PageRequest(1L << 40, 16),
       new Message.RoundAck(3, 99),
       new Message.Accept("host-c", "c", true),
       new Message.PostCopySwitch(4, 1000, 60_000, new long[] {-1L, 0L, 5L}),
       new Message.PostCopySwitch(0, 0, 0, new long[0]),
       new Message.PostCopyComplete(12, 3_000_000, 100_000, 900_000, 1_200_000),
-      new Message.Recover(UUID.randomUUID(), "tok"),
+      new Message.Recover(UUID.randomUUID()),
       new Message.Missing(new long[] {Long.MIN_VALUE, 1L}),
-      new Message.Query(UUID.randomUUID(), "tok"),
-      new Message.Probe("tok", 250),
+      new Message.Query(UUID.randomUUID()),
+      new Message.Probe(250),
+      new Message.AuthChallenge(true, digest(3)),
+      new Message.AuthChallenge(false, digest(4)),
+      new Message.AuthResponse(digest(5), digest(6)),
+      new Message.AuthOk(digest(7)),
       new Message.ProbeData(ByteBuffer.wrap(new byte[] {1, 2, 3})),
       new Message.ProbeResult(1 << 30, 250_000_000L),
       new Message.Status(UUID.randomUUID(), Message.Status.State.DISCARDED, "activation failed"),
       new Message.Status(UUID.randomUUID(), Message.Status.State.RUNNING, ""),
-      new Message.Hello(UUID.randomUUID(), 1, "", vm(), EnumSet.noneOf(Message.Hello.Flag.class),
+      new Message.Hello(UUID.randomUUID(), 1, vm(), EnumSet.noneOf(Message.Hello.Flag.class),
           WireCompression.NONE, 0),
     };
   }
@@ -142,7 +146,7 @@ final class WireTestSupport {
   static Arbitrary<Message> messages() {
     Arbitrary<Integer> u31 = Arbitraries.integers().greaterOrEqual(0);
     Arbitrary<Long> u63 = Arbitraries.longs().greaterOrEqual(0);
-    Arbitrary<Message> hello = Combinators.combine(uuids(), Arbitraries.integers().between(1, 0xffff), strings(),
+    Arbitrary<Message> hello = Combinators.combine(uuids(), Arbitraries.integers().between(1, 0xffff),
             vms(), Arbitraries.of(Message.Hello.Flag.class).set(), Arbitraries.of(WireCompression.class))
         .as(Message.Hello::new);
     Arbitrary<Message> chunk = Arbitraries.bytes().array(byte[].class).ofMaxSize(200)
@@ -163,15 +167,20 @@ final class WireTestSupport {
         strings().map(Message.Cancel::new),
         Arbitraries.longs().map(Message.Ping::new),
         Arbitraries.longs().map(Message.Pong::new),
-        Combinators.combine(uuids(), Arbitraries.integers().between(0, 0xffff), strings()).as(Message.Join::new),
+        Combinators.combine(uuids(), Arbitraries.integers().between(0, 0xffff)).as(Message.Join::new),
         Combinators.combine(u63, Arbitraries.integers().greaterOrEqual(1)).as(Message.PageRequest::new),
         Combinators.combine(u31, u63).as(Message.RoundAck::new),
         Combinators.combine(u31, u63, u31, Arbitraries.longs().array(long[].class).ofMaxSize(40))
             .as(Message.PostCopySwitch::new),
         Combinators.combine(u63, u63, u63, u63, u63).as(Message.PostCopyComplete::new),
-        Combinators.combine(uuids(), strings()).as(Message.Recover::new),
-        Combinators.combine(uuids(), strings()).as(Message.Query::new),
-        Combinators.combine(strings(), u31).as(Message.Probe::new),
+        uuids().map(Message.Recover::new),
+        uuids().map(Message.Query::new),
+        u31.map(Message.Probe::new),
+        Combinators.combine(Arbitraries.of(true, false), Arbitraries.integers().map(WireTestSupport::digest))
+            .as(Message.AuthChallenge::new),
+        Combinators.combine(Arbitraries.integers().map(WireTestSupport::digest),
+            Arbitraries.integers().map(WireTestSupport::digest)).as(Message.AuthResponse::new),
+        Arbitraries.integers().map(i -> (Message) new Message.AuthOk(digest(i))),
         Combinators.combine(u63, u63).as(Message.ProbeResult::new),
         Combinators.combine(uuids(), Arbitraries.of(Message.Status.State.class), strings()).as(Message.Status::new),
         Arbitraries.longs().array(long[].class).ofMaxSize(40).map(Message.Missing::new));

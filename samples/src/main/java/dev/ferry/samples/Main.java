@@ -16,7 +16,17 @@ public final class Main implements Runnable {
     if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     }
-    System.exit(new CommandLine(new Main()).execute(args));
+    CommandLine cli = new CommandLine(new Main());
+    // A refusal the user can act on (a receiver that will not run open, a bad certificate file)
+    // is one line, not a stack trace.
+    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (e instanceof dev.ferry.FerryException || e instanceof IllegalArgumentException) {
+        cmd.getErr().println(cmd.getColorScheme().errorText(e.getClass().getSimpleName() + ": " + e.getMessage()));
+        return 2;
+      }
+      throw e;
+    });
+    System.exit(cli.execute(args));
   }
 
   @Override

@@ -24,12 +24,15 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * The quick start: a live migration of a busy 1 GiB VM between two simulated hosts over TCP on
  * 127.0.0.1, one line per round, one line of JSON at the end. With {@code --listen} and
- * {@code --connect} the two hosts run in two processes.
+ * {@code --connect} the two hosts run in two processes; then {@code --tls-*} turns on TLS 1.3 with
+ * mutual authentication, and the token comes from {@code --token-file} or {@code FERRY_TOKEN}. A
+ * receiver off loopback needs one or the other.
  */
 @Command(name = "quickstart", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Live-migrate a busy simulated VM between two simulated hosts over loopback TCP.")
@@ -88,8 +91,8 @@ final class QuickStart implements Callable<Integer> {
       description = "Run only the source, migrating to the receiver at this address.")
   String connect;
 
-  @Option(names = "--token", defaultValue = "", description = "Shared token between source and destination.")
-  String token;
+  @Mixin
+  SampleSecurity security = new SampleSecurity();
 
   @Option(names = "--wait", defaultValue = "10m", description = "With --listen: how long to wait (default ${DEFAULT-VALUE}).")
   String waitFor;
@@ -109,7 +112,18 @@ final class QuickStart implements Callable<Integer> {
   private int migrate() throws Exception {
     SimVmSpec spec = SimVmSpec.builder("web-1").memory(DataSize.parse(memory)).vcpus(2)
         .workload(workload()).seed(42).build();
-    SimVm sim = SimHost.named(SOURCE).createVm(spec);
+    // A VM larger than this machine runs on hosts that declare its size (overcommitted): guest
+    // memory is allocated as it is written, and the destination admits what will really arrive.
+    DataSize hostMemory = spec.memory().compareTo(SimHost.DEFAULT_MEMORY) > 0 ? spec.memory() : SimHost.DEFAULT_MEMORY;
+    SimHost source = SimHost.named(SOURCE, hostMemory, SimHost.DEFAULT_CPU);
+    if (connect == null) {
+      SimHost.named(DEST, hostMemory, SimHost.DEFAULT_CPU);
+    }
+    if (hostMemory != SimHost.DEFAULT_MEMORY) {
+      System.out.printf(Locale.ROOT, "hosts: %s declared, more than this machine's %s (sparse guest memory)%n",
+          hostMemory, SimHost.DEFAULT_MEMORY);
+    }
+    SimVm sim = source.createVm(spec);
     if (!zeroMemory) {
       sim.fillRandom(42);
     }
@@ -118,7 +132,7 @@ final class QuickStart implements Callable<Integer> {
         spec.memory(), spec.workload(), dirty, dirty * spec.pageSize() / 1e6);
 
     try (Host a = Ferry.connect("sim://" + SOURCE); Host b = connect == null ? Ferry.connect("sim://" + DEST) : null) {
-      MigrationTarget target = b != null ? b.target() : target(connect).withToken(token);
+      MigrationTarget target = b != null ? b.target() : target(connect).withToken(security.token(System.getenv()));
       Vm vm = a.vm("web-1");
       MigrationOptions options = MigrationOptions.builder()
           .maxDowntime(Durations.parse(maxDowntime))
@@ -130,10 +144,11 @@ final class QuickStart implements Callable<Integer> {
           .quick(quick)
           .allowPostCopy(postCopy)
           .listener(QuickStart::print)
+          .tls(b != null ? null : security.tls())
           .build();
       // The plan: the link measured to the receiver (a quarter of a second of Ferry's own frames), a
       // 1 s measurement of the guest, then the policy run against the same model the engine uses.
-      Bandwidth link = Ferry.measureLink(target, Duration.ofMillis(250));
+      Bandwidth link = Ferry.measureLink(target, Duration.ofMillis(250), options);
       System.out.printf("link to %s: %s measured%n", target.address(), link);
       dev.ferry.MigrationPlan plan = Ferry.plan(vm, link, options, Duration.ofSeconds(1));
       System.out.println(plan);
@@ -157,8 +172,12 @@ final class QuickStart implements Callable<Integer> {
 
   private int receive() throws Exception {
     try (Host b = Ferry.connect("sim://" + DEST)) {
-      MigrationReceiver receiver = b.listen(target(listen).address(), token);
-      System.out.printf("destination: receiving migrations on %s%n", receiver.address());
+      dev.ferry.FerryTls tls = security.tls();
+      String token = security.token(System.getenv());
+      MigrationReceiver receiver = b.listen(target(listen).address(),
+          dev.ferry.ReceiverOptions.builder().tls(tls).token(token).build());
+      System.out.printf("destination: receiving migrations on %s%s%s%n", receiver.address(),
+          tls != null ? ", TLS 1.3 with client certificates" : "", token.isEmpty() ? "" : ", token required");
       // An incoming migration has ended only when the guest runs here with all of its memory: after
       // post-copy has completed, when it switched to post-copy. Until then this process must not exit.
       if (!receiver.awaitReceived(1, Durations.parse(waitFor))) {

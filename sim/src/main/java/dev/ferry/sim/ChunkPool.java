@@ -1,7 +1,6 @@
 package dev.ferry.sim;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -17,8 +16,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * (preallocated, often huge pages); this pool gives the simulator the same property once a host
  * has released memory before. Released full-size chunks are zeroed by a background thread, off the
  * migration's path, and handed out again; at most {@link #CAPACITY} bytes are kept (system property
- * {@code ferry.sim.chunkPoolBytes}, default 2 GiB, 0 to disable), and they count against
- * {@code -XX:MaxDirectMemorySize} like any chunk.
+ * {@code ferry.sim.chunkPoolBytes}, default 2 GiB, 0 to disable), and they count as memory the
+ * process holds (they are mapped, see {@link NativeChunks}).
  *
  * <p>Thread-safety: safe from any thread.
  */
@@ -36,7 +35,7 @@ final class ChunkPool {
 
   private ChunkPool() {}
 
-  /** A zero-filled little-endian direct buffer of {@code size} bytes. */
+  /** A zero-filled little-endian direct buffer of {@code size} bytes: a kept chunk, or a new one. */
   static ByteBuffer take(int size) {
     if (size == SimMemory.CHUNK_SIZE) {
       ByteBuffer b = FREE.poll();
@@ -45,7 +44,7 @@ final class ChunkPool {
         return b;
       }
     }
-    return ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN);
+    return NativeChunks.allocate(size);
   }
 
   /** Takes back a chunk nothing uses any more: kept for reuse, or freed. */
@@ -55,7 +54,7 @@ final class ChunkPool {
       if (size == SimMemory.CHUNK_SIZE) {
         KEPT.addAndGet(-size);
       }
-      DirectBuffers.free(chunk);
+      NativeChunks.free(chunk);
       return;
     }
     ZEROER.execute(() -> {

@@ -1,6 +1,8 @@
 package dev.ferry.sim;
 
+import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DriverException;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -14,6 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class SimFaults {
   private final AtomicReference<String> prepareIncoming = new AtomicReference<>();
   private final AtomicReference<String> activate = new AtomicReference<>();
+  private final AtomicReference<DataSize> machineAvailable = new AtomicReference<>();
 
   SimFaults() {}
 
@@ -32,10 +35,25 @@ public final class SimFaults {
     return this;
   }
 
+  /**
+   * Until cleared, this host's admission sees a machine with only {@code available} bytes free
+   * (everything included) instead of what the kernel reports: a host short of memory, on demand. Unlike the other faults
+   * it stays armed.
+   */
+  public SimFaults machineMemoryAvailable(DataSize available) {
+    machineAvailable.set(available);
+    return this;
+  }
+
   /** Disarms every fault. */
   public void clear() {
     prepareIncoming.set(null);
     activate.set(null);
+    machineAvailable.set(null);
+  }
+
+  Optional<DataSize> machineAvailable() {
+    return Optional.ofNullable(machineAvailable.get());
   }
 
   void firePrepareIncoming(String host) {

@@ -6,6 +6,7 @@ import dev.ferry.spi.DriverException;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.HostId;
 import dev.ferry.spi.HostInfo;
+import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.VmDescription;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -27,7 +28,11 @@ import java.util.regex.Pattern;
  * or opened after a test created VMs with {@code SimHost.named("a").createVm(...)}, reaches the same
  * host. The id is a name-based UUID, the same in every run. The host's memory is a budget: the sum
  * of the sizes of its VMs and incoming VMs may not exceed it (guest memory itself is sparse, so a
- * 64 GiB VM costs little until written). Tests isolate themselves with {@link #destroy()} or
+ * 64 GiB VM costs little until written). By default it is the machine's physical memory; a host
+ * may declare more (an overcommitted host), but an incoming VM is admitted only if the memory it
+ * will really receive fits what the machine can give now ({@link MachineMemory}), so a migration
+ * the machine cannot hold is refused before a page moves, never lost half-way to an
+ * {@code OutOfMemoryError}. Tests isolate themselves with {@link #destroy()} or
  * {@link #destroyAll()}.
  *
  * <p>Thread-safety: safe from any thread; the registry and each host's VM table are guarded.
@@ -35,8 +40,12 @@ import java.util.regex.Pattern;
 public final class SimHost {
   /** Default CPU of a simulated host: model {@code sim-x86} with a few common features. */
   public static final CpuInfo DEFAULT_CPU = new CpuInfo("sim-x86", Set.of("sse2", "sse4_2", "avx", "avx2", "aes"));
-  /** Default memory of a simulated host: 256 GiB (a budget; guest memory is allocated lazily). */
-  public static final DataSize DEFAULT_MEMORY = DataSize.gib(256);
+  /**
+   * Default memory of a simulated host: this machine's physical memory (256 GiB where it cannot be
+   * read). A budget; guest memory is allocated lazily.
+   */
+  public static final DataSize DEFAULT_MEMORY = DataSize.bytes(MachineMemory.total() > 0
+      ? MachineMemory.total() : DataSize.gib(256).bytes());
 
   private static final Pattern HOSTNAME = Pattern.compile("[a-z0-9]([a-z0-9.-]*[a-z0-9])?");
   private static final ConcurrentHashMap<String, SimHost> HOSTS = new ConcurrentHashMap<>();
@@ -212,14 +221,52 @@ public final class SimHost {
    *     exceeded, the host's CPU cannot run the VM's, or a fault was armed
    */
   public SimIncomingVm prepareIncoming(VmDescription description) {
-    synchronized (this) {
-      checkAlive();
-      faults.firePrepareIncoming(name);
-      checkAdmission(description);
-      SimIncomingVm in = new SimIncomingVm(this, description);
-      incoming.put(description.name(), in);
-      return in;
+    return prepareIncoming(new IncomingRequest(description, description.memory()));
+  }
+
+  /**
+   * Creates an empty VM to receive a migration into, as {@link #prepareIncoming(VmDescription)}
+   * does, after checking that the memory that will arrive ({@link IncomingRequest#residentBytes()})
+   * fits what this machine can give now.
+   *
+   * @throws DriverException as {@link #prepareIncoming(VmDescription)}, or if the machine cannot
+   *     hold the resident memory; the message names both figures
+   */
+  public SimIncomingVm prepareIncoming(IncomingRequest request) {
+    VmDescription description = request.description();
+    synchronized (SimHost.class) { // one machine: admissions on all hosts of this process in turn
+      synchronized (this) {
+        checkAlive();
+        faults.firePrepareIncoming(name);
+        checkAdmission(description);
+        long needed = request.residentBytes().bytes();
+        // Chunks this process keeps for reuse are free for the next VM, though the kernel counts them used.
+        long available = faults.machineAvailable().map(DataSize::bytes)
+            .orElseGet(() -> MachineMemory.available() + ChunkPool.kept());
+        long promised = promisedElsewhere();
+        long canGive = available - MachineMemory.RESERVE - promised;
+        if (needed > canGive) {
+          throw new DriverException("sim host " + name + " cannot hold VM " + description.name() + ": it would receive "
+              + request.residentBytes() + " of written memory and this machine can give " + DataSize.bytes(Math.max(0, canGive))
+              + " now (available " + DataSize.bytes(available) + ", less " + DataSize.bytes(MachineMemory.RESERVE)
+              + " kept free and " + DataSize.bytes(promised) + " promised to other incoming VMs)");
+        }
+        SimIncomingVm in = new SimIncomingVm(this, description, needed);
+        incoming.put(description.name(), in);
+        return in;
+      }
     }
+  }
+
+  /** Memory promised to incoming VMs in this process and not yet written into them. */
+  private static long promisedElsewhere() {
+    long sum = 0;
+    for (SimHost h : HOSTS.values()) {
+      for (SimIncomingVm in : h.incomingVms()) {
+        sum += in.promisedNotWritten();
+      }
+    }
+    return sum;
   }
 
   /**

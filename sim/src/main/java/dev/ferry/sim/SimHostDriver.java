@@ -1,8 +1,12 @@
 package dev.ferry.sim;
 
+import dev.ferry.spi.DataSize;
+import dev.ferry.spi.GuestMemory;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.HostInfo;
+import dev.ferry.spi.IncomingRequest;
 import dev.ferry.spi.IncomingVm;
+import dev.ferry.spi.ScratchMemory;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
 import java.util.List;
@@ -46,6 +50,30 @@ final class SimHostDriver implements HostDriver {
   public IncomingVm prepareIncoming(VmDescription description) {
     check();
     return host.prepareIncoming(description);
+  }
+
+  @Override
+  public IncomingVm prepareIncoming(IncomingRequest request) {
+    check();
+    return host.prepareIncoming(request);
+  }
+
+  /** Sim memory of {@code size}, sparse like any guest's: only what the probe writes is mapped. */
+  @Override
+  public Optional<ScratchMemory> scratchMemory(DataSize size) {
+    check();
+    SimMemory m = new SimMemory(Math.max(1, size.bytes() / 4096), 4096);
+    return Optional.of(new ScratchMemory() {
+      @Override
+      public GuestMemory memory() {
+        return m;
+      }
+
+      @Override
+      public void close() {
+        m.release();
+      }
+    });
   }
 
   @Override

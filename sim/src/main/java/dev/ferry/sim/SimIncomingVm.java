@@ -24,15 +24,22 @@ public final class SimIncomingVm implements IncomingVm {
   private final SimHost host;
   private final VmDescription description;
   private final SimMemory memory;
+  private final long promised;
   private DeviceStateCodec.Snapshot loaded;
   private SimVm activated;
   private boolean discarded;
   private SimPostCopy postCopy;
 
-  SimIncomingVm(SimHost host, VmDescription description) {
+  SimIncomingVm(SimHost host, VmDescription description, long promised) {
     this.host = host;
     this.description = description;
     this.memory = new SimMemory(description.pageCount(), description.pageSize());
+    this.promised = promised;
+  }
+
+  /** Of the memory admitted for this VM, what has not been written yet, in bytes. */
+  long promisedNotWritten() {
+    return Math.max(0, promised - memory.allocatedBytes());
   }
 
   @Override

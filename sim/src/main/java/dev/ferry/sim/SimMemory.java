@@ -21,8 +21,9 @@ import java.util.concurrent.locks.StampedLock;
  * nothing and a direct-to-direct copy is a {@code memcpy}. Byte order is little-endian everywhere,
  * so digests do not depend on the platform.
  *
- * <p>{@link #release()} frees every chunk at once (through {@code Unsafe.invokeCleaner} where the
- * JDK allows it). Because touching freed native memory would crash the JVM, every access through
+ * <p>Chunks are operating-system mappings ({@link NativeChunks}), so guest memory is bounded by
+ * what the machine can give, not by the JVM's direct-memory limit. {@link #release()} frees every
+ * chunk at once. Because touching freed native memory would crash the JVM, every access through
  * the {@link GuestMemory} methods holds the read side of a {@link StampedLock} and {@code release}
  * takes the write side; afterwards every access throws {@link IllegalStateException}. The vCPU
  * threads of a {@link SimVm} write through {@link #writeSlot} without that lock: the VM joins them
@@ -100,6 +101,20 @@ public final class SimMemory implements GuestMemory {
     return allocated.get();
   }
 
+  /** What the destination must hold: the chunks allocated so far (never-written chunks are zeros). */
+  @Override
+  public long residentBytes() {
+    return allocated.get();
+  }
+
+  /**
+   * Guest memory this process has mapped now, in bytes: every sim VM's chunks and those kept for
+   * reuse (0 where chunks fall back to direct buffers, which the JVM's direct pool counts).
+   */
+  public static long mappedBytes() {
+    return NativeChunks.mappedBytes();
+  }
+
   /** Whether {@link #release()} has been called. */
   public boolean isReleased() {
     return released;
@@ -151,8 +166,11 @@ public final class SimMemory implements GuestMemory {
     try {
       checkLive();
       ByteBuffer chunk = chunks.get(chunkIndex(page));
-      if (chunk != null) {
-        chunk.put(offsetInChunk(page), zeroPage, 0, pageSize);
+      int at = offsetInChunk(page);
+      // A page already zero is left alone: reading a never-touched page of a mapped chunk maps the
+      // kernel's zero page, writing zeros would allocate memory for nothing.
+      if (chunk != null && chunk.slice(at, pageSize).mismatch(zeroPage) >= 0) {
+        chunk.put(at, zeroPage, 0, pageSize);
       }
     } finally {
       lock.unlockRead(stamp);

@@ -37,7 +37,8 @@ class SimMemoryTest {
 
   @Test
   void createVm_sparse64GiB_isCheapUntilWritten() {
-    SimVm vm = SimHost.named("sparse").createVm(SimVmSpec.builder("big").memory(DataSize.gib(64)).build());
+    // A host declaring more memory than the machine has (overcommitted): the VM is sparse.
+    SimVm vm = SimHost.named("sparse", DataSize.gib(128), SimHost.DEFAULT_CPU).createVm(SimVmSpec.builder("big").memory(DataSize.gib(64)).build());
     assertThat(vm.guestMemory().pageCount()).isEqualTo(16L << 20);
     assertThat(vm.guestMemory().allocatedBytes()).isZero();
     vm.stop();

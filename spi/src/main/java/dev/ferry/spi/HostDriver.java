@@ -47,6 +47,16 @@ public interface HostDriver extends AutoCloseable {
     return prepareIncoming(request.description());
   }
 
+  /**
+   * Fresh memory of up to {@code size} (at most), of the kind {@link #prepareIncoming} gives an
+   * incoming VM, for a link probe to write into and give back. A probe that writes into it measures
+   * what a migration into this host will get, first-touch costs included; a host that returns
+   * empty (the default) is probed for its link alone.
+   */
+  default Optional<ScratchMemory> scratchMemory(DataSize size) {
+    return Optional.empty();
+  }
+
   /** Releases the connection. VMs keep running; only this driver's handle is closed. */
   @Override
   void close();

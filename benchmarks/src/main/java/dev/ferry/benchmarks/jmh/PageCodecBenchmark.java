@@ -99,7 +99,7 @@ public class PageCodecBenchmark {
   /** Validates one frame's payload and writes its pages into guest memory. */
   @Benchmark
   @OperationsPerInvocation(PER_FRAME)
-  public int decodeFrame() throws ProtocolException {
+  public long decodeFrame() throws ProtocolException {
     return decoder.apply(payload, memory);
   }
 
