@@ -29,10 +29,11 @@ import java.util.Map;
  *
  * <p>Pause. A vCPU blocked on a missing page is not released by a signal (measured on this machine
  * kind: its {@code KVM_RUN} stayed blocked for 20 s after {@code pthread_kill}). It runs no guest
- * instruction while blocked, so the {@link VcpuGate} counts it as stopped; while a pause is
- * requested every page is placed without waking anyone ({@code UFFDIO_COPY_MODE_DONTWAKE}), and
- * resume wakes the whole range once the pause flag is down. So a paused VM stays paused even as
- * pages keep arriving.
+ * instruction while blocked, so the {@link VcpuGate} counts it as stopped. While a pause is
+ * requested no page is placed: pages supplied then are kept and placed by resume, once the pause
+ * flag is down (placing them without a wake-up, {@code UFFDIO_COPY_MODE_DONTWAKE}, is not enough:
+ * KVM retries the fault in a loop and a retry finds the page; a test saw the guest run on). So a
+ * paused VM stays paused even as pages keep arriving.
  *
  * <p>Offered only where the process may create a userfaultfd ({@link #available()}).
  *
@@ -61,6 +62,11 @@ final class KvmPostCopy implements PostCopyIncoming {
   /** Threads waiting on each missing page, and since when. */
   private final Map<Long, Map<Long, Long>> waiting = new HashMap<>();
   private final List<Long> blockedNanos = new ArrayList<>();
+  /** Pages supplied during a pause, placed at resume (page, contents or null for zeros). */
+  private final Map<Long, byte[]> deferred = new java.util.LinkedHashMap<>();
+  /** Absent, not missing pages faulted on during a pause: mapped as zeros at resume. */
+  private final java.util.Set<Long> deferredZero = new java.util.LinkedHashSet<>();
+  private static final byte[] ZEROS = new byte[0];
   private long blockedTotal;
 
   KvmPostCopy(KvmIncomingVm incoming, KvmVm vm) {
@@ -186,28 +192,30 @@ final class KvmPostCopy implements PostCopyIncoming {
           tell = w.isEmpty();
           w.putIfAbsent(tid, System.nanoTime());
           gate.faultBlocked(tid);
+        } else if (gate.pauseRequested()) {
+          deferredZero.add(page);                   // resolved at resume: nothing runs while paused
+          gate.faultBlocked(tid);
         } else {
           // Absent but not missing: a page of zeros that nobody wrote here.
-          zero.clear();
-          zero.setLong(0, base + page * PAGE);
-          zero.setLong(8, PAGE);
-          zero.setLong(KvmAbi.UFFDIO_ZEROPAGE_MODE, gate.pauseRequested() ? KvmAbi.UFFDIO_MODE_DONTWAKE : 0);
-          try {
-            Libc.ioctl(uffd, KvmAbi.UFFDIO_ZEROPAGE, zero);
-          } catch (LastErrorException e) {
-            // EEXIST: it was placed meanwhile, and its waker wakes this thread too
-          }
-          if (!gate.pauseRequested()) {
-            gate.faultReleased(tid);
-          } else {
-            gate.faultBlocked(tid);
-          }
+          zeroPage(page, zero, base);
+          gate.faultReleased(tid);
         }
       }
       PageFaultListener l = listener;
       if (tell && l != null) {
         l.onFault(page);
       }
+    }
+  }
+
+  private void zeroPage(long page, Memory zero, long base) {
+    zero.clear();
+    zero.setLong(0, base + page * PAGE);
+    zero.setLong(8, PAGE);
+    try {
+      Libc.ioctl(uffd, KvmAbi.UFFDIO_ZEROPAGE, zero);
+    } catch (LastErrorException e) {
+      // EEXIST: it was placed meanwhile, and that woke this thread too
     }
   }
 
@@ -247,36 +255,17 @@ final class KvmPostCopy implements PostCopyIncoming {
           vm.ram().write(page * PAGE, src, pos, PAGE);
         }
       } else {
-        if (src == null) {
-          copyBuf.clear(PAGE);
+        if (gate.pauseRequested()) {
+          // Not placed while paused: a vCPU that KVM keeps retrying on this page would find it and
+          // run on. Kept, and placed by resume.
+          byte[] copy = ZEROS;
+          if (src != null) {
+            copy = new byte[PAGE];
+            src.get(pos, copy);
+          }
+          deferred.put(page, copy);
         } else {
-          copyBuf.getByteBuffer(0, PAGE).put(0, src, pos, PAGE);
-        }
-        boolean paused = gate.pauseRequested();
-        ioctlArg.clear();
-        ioctlArg.setLong(0, vm.ram().address() + page * PAGE);
-        ioctlArg.setLong(KvmAbi.UFFDIO_COPY_SRC, Pointer.nativeValue(copyBuf));
-        ioctlArg.setLong(KvmAbi.UFFDIO_COPY_LEN, PAGE);
-        ioctlArg.setLong(KvmAbi.UFFDIO_COPY_MODE, paused ? KvmAbi.UFFDIO_MODE_DONTWAKE : 0);
-        try {
-          Libc.ioctl(uffd, KvmAbi.UFFDIO_COPY, ioctlArg);
-        } catch (LastErrorException e) {
-          if (e.getErrorCode() != Libc.EEXIST) {
-            throw new DriverException("UFFDIO_COPY of page " + page + " failed: " + Errno.describe(e.getErrorCode()));
-          }
-          // EEXIST cannot hold guest data here (only this method places missing pages); keep going.
-        }
-        Map<Long, Long> w = waiting.remove(page);
-        if (w != null) {
-          long now = System.nanoTime();
-          for (Map.Entry<Long, Long> t : w.entrySet()) {
-            long blocked = now - t.getValue();
-            blockedNanos.add(blocked);
-            blockedTotal += blocked;
-            if (!paused) {
-              gate.faultReleased(t.getKey());
-            }
-          }
+          copyIn(page, src == null ? null : src, pos);
         }
       }
       missing[(int) (page >>> 6)] &= ~(1L << page);
@@ -285,11 +274,56 @@ final class KvmPostCopy implements PostCopyIncoming {
     }
   }
 
-  /** Called under the gate by resume, once the pause flag is down: wakes every thread held back. */
+  /** Places a page with UFFDIO_COPY and wakes its waiters; under the gate, not paused. */
+  private void copyIn(long page, ByteBuffer src, int pos) {
+    if (src == null) {
+      copyBuf.clear(PAGE);
+    } else {
+      copyBuf.getByteBuffer(0, PAGE).put(0, src, pos, PAGE);
+    }
+    ioctlArg.clear();
+    ioctlArg.setLong(0, vm.ram().address() + page * PAGE);
+    ioctlArg.setLong(KvmAbi.UFFDIO_COPY_SRC, Pointer.nativeValue(copyBuf));
+    ioctlArg.setLong(KvmAbi.UFFDIO_COPY_LEN, PAGE);
+    ioctlArg.setLong(KvmAbi.UFFDIO_COPY_MODE, 0);
+    try {
+      Libc.ioctl(uffd, KvmAbi.UFFDIO_COPY, ioctlArg);
+    } catch (LastErrorException e) {
+      if (e.getErrorCode() != Libc.EEXIST) {
+        throw new DriverException("UFFDIO_COPY of page " + page + " failed: " + Errno.describe(e.getErrorCode()));
+      }
+      // EEXIST cannot hold guest data here (only this class places missing pages); keep going.
+    }
+    Map<Long, Long> w = waiting.remove(page);
+    if (w != null) {
+      long now = System.nanoTime();
+      for (Map.Entry<Long, Long> t : w.entrySet()) {
+        long blocked = now - t.getValue();
+        blockedNanos.add(blocked);
+        blockedTotal += blocked;
+        gate.faultReleased(t.getKey());
+      }
+    }
+  }
+
+  /**
+   * Called under the gate by resume, once the pause flag is down: places the pages supplied during
+   * the pause, maps the zero pages faulted on, and wakes every thread held back.
+   */
   void wakeAll() {
     if (uffd < 0) {
       return;
     }
+    for (Map.Entry<Long, byte[]> d : deferred.entrySet()) {
+      byte[] b = d.getValue();
+      copyIn(d.getKey(), b == ZEROS ? null : ByteBuffer.wrap(b), 0);
+    }
+    deferred.clear();
+    Memory zero = new Memory(KvmAbi.UFFDIO_ZEROPAGE_SIZE);
+    for (long page : deferredZero) {
+      zeroPage(page, zero, vm.ram().address());
+    }
+    deferredZero.clear();
     ioctlArg.clear();
     ioctlArg.setLong(0, vm.ram().address());
     ioctlArg.setLong(8, vm.ram().size());
