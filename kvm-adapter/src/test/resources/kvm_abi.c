@@ -4,6 +4,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <linux/kvm.h>
@@ -30,5 +34,12 @@ int main(void){
  C(KVM_CAP_IMMEDIATE_EXIT);C(KVM_CAP_USER_MEMORY);C(KVM_CAP_SET_TSS_ADDR);C(KVM_CAP_EXT_CPUID);C(KVM_CAP_VCPU_EVENTS);C(KVM_CAP_NR_MEMSLOTS);
  C(KVM_API_VERSION);C(O_RDWR);C(O_CLOEXEC);C(PROT_READ);C(PROT_WRITE);C(MAP_SHARED);C(MAP_PRIVATE);C(MAP_ANONYMOUS);C(MAP_NORESERVE);C(MADV_DONTNEED);C(SIG_BLOCK);C(SIG_SETMASK);C(EINTR);C(EAGAIN);
  printf("sizeof.sigset_t %zu\n", sizeof(sigset_t));
+ C(EEXIST);C(O_NONBLOCK);C(POLLIN);C(SYS_gettid);C(SYS_userfaultfd);S(pollfd);
+ S(uffdio_api);O(uffdio_api,features);S(uffdio_range);S(uffdio_register);O(uffdio_register,mode);
+ S(uffdio_copy);O(uffdio_copy,src);O(uffdio_copy,len);O(uffdio_copy,mode);O(uffdio_copy,copy);
+ S(uffdio_zeropage);O(uffdio_zeropage,mode);
+ S(uffd_msg);O(uffd_msg,event);O(uffd_msg,arg.pagefault.address);O(uffd_msg,arg.pagefault.feat.ptid);
+ C(UFFD_API);C(UFFDIO_API);C(UFFDIO_REGISTER);C(UFFDIO_UNREGISTER);C(UFFDIO_WAKE);C(UFFDIO_COPY);C(UFFDIO_ZEROPAGE);
+ C(UFFDIO_COPY_MODE_DONTWAKE);C(UFFDIO_ZEROPAGE_MODE_DONTWAKE);C(UFFDIO_REGISTER_MODE_MISSING);C(UFFD_EVENT_PAGEFAULT);C(UFFD_FEATURE_THREAD_ID);
  return 0;
 }

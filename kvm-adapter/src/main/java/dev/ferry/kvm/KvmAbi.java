@@ -169,6 +169,42 @@ final class KvmAbi {
   static final int KVM_CAP_VCPU_EVENTS = 41;
   static final int KVM_CAP_IMMEDIATE_EXIT = 136;
 
+  // ---- userfaultfd (post-copy), <linux/userfaultfd.h>
+  private static final int UFFDIO = 0xAA;
+
+  private static long uffd(int dir, int nr, int size) {
+    return ((long) dir << 30) | ((long) size << 16) | ((long) UFFDIO << 8) | nr;
+  }
+
+  static final int UFFDIO_API_SIZE = 24;
+  static final int UFFDIO_API_FEATURES = 8;
+  static final int UFFDIO_RANGE_SIZE = 16;
+  static final int UFFDIO_REGISTER_SIZE = 32;
+  static final int UFFDIO_REGISTER_MODE = 16;
+  static final int UFFDIO_COPY_SIZE = 40;
+  static final int UFFDIO_COPY_SRC = 8;
+  static final int UFFDIO_COPY_LEN = 16;
+  static final int UFFDIO_COPY_MODE = 24;
+  static final int UFFDIO_COPY_COPY = 32;
+  static final int UFFDIO_ZEROPAGE_SIZE = 32;
+  static final int UFFDIO_ZEROPAGE_MODE = 16;
+  static final int UFFD_MSG_SIZE = 32;
+  static final int UFFD_MSG_EVENT = 0;
+  static final int UFFD_MSG_ADDRESS = 16;
+  static final int UFFD_MSG_PTID = 24;
+  static final int POLLFD_SIZE = 8;
+  static final long UFFD_API = 0xAA;
+  static final long UFFDIO_API = uffd(3, 0x3F, UFFDIO_API_SIZE);
+  static final long UFFDIO_REGISTER = uffd(3, 0x00, UFFDIO_REGISTER_SIZE);
+  static final long UFFDIO_UNREGISTER = uffd(2, 0x01, UFFDIO_RANGE_SIZE);
+  static final long UFFDIO_WAKE = uffd(2, 0x02, UFFDIO_RANGE_SIZE);
+  static final long UFFDIO_COPY = uffd(3, 0x03, UFFDIO_COPY_SIZE);
+  static final long UFFDIO_ZEROPAGE = uffd(3, 0x04, UFFDIO_ZEROPAGE_SIZE);
+  static final int UFFDIO_MODE_DONTWAKE = 1;
+  static final int UFFDIO_REGISTER_MODE_MISSING = 1;
+  static final int UFFD_EVENT_PAGEFAULT = 0x12;
+  static final long UFFD_FEATURE_THREAD_ID = 1 << 8;
+
   /** The API version this VMM speaks ({@code KVM_GET_API_VERSION} must answer it). */
   static final int API_VERSION = 12;
 
@@ -310,6 +346,40 @@ final class KvmAbi {
     m.put("const.EINTR", (long) Libc.EINTR);
     m.put("const.EAGAIN", (long) Libc.EAGAIN);
     m.put("sizeof.sigset_t", (long) Libc.SIGSET_T_SIZE);
+    m.put("const.EEXIST", (long) Libc.EEXIST);
+    m.put("const.O_NONBLOCK", (long) Libc.O_NONBLOCK);
+    m.put("const.POLLIN", (long) Libc.POLLIN);
+    m.put("const.SYS_gettid", Libc.SYS_GETTID);
+    m.put("const.SYS_userfaultfd", Libc.SYS_USERFAULTFD);
+    m.put("sizeof.pollfd", (long) POLLFD_SIZE);
+    m.put("sizeof.uffdio_api", (long) UFFDIO_API_SIZE);
+    m.put("offsetof.uffdio_api.features", (long) UFFDIO_API_FEATURES);
+    m.put("sizeof.uffdio_range", (long) UFFDIO_RANGE_SIZE);
+    m.put("sizeof.uffdio_register", (long) UFFDIO_REGISTER_SIZE);
+    m.put("offsetof.uffdio_register.mode", (long) UFFDIO_REGISTER_MODE);
+    m.put("sizeof.uffdio_copy", (long) UFFDIO_COPY_SIZE);
+    m.put("offsetof.uffdio_copy.src", (long) UFFDIO_COPY_SRC);
+    m.put("offsetof.uffdio_copy.len", (long) UFFDIO_COPY_LEN);
+    m.put("offsetof.uffdio_copy.mode", (long) UFFDIO_COPY_MODE);
+    m.put("offsetof.uffdio_copy.copy", (long) UFFDIO_COPY_COPY);
+    m.put("sizeof.uffdio_zeropage", (long) UFFDIO_ZEROPAGE_SIZE);
+    m.put("offsetof.uffdio_zeropage.mode", (long) UFFDIO_ZEROPAGE_MODE);
+    m.put("sizeof.uffd_msg", (long) UFFD_MSG_SIZE);
+    m.put("offsetof.uffd_msg.event", (long) UFFD_MSG_EVENT);
+    m.put("offsetof.uffd_msg.arg.pagefault.address", (long) UFFD_MSG_ADDRESS);
+    m.put("offsetof.uffd_msg.arg.pagefault.feat.ptid", (long) UFFD_MSG_PTID);
+    m.put("const.UFFD_API", UFFD_API);
+    m.put("const.UFFDIO_API", UFFDIO_API);
+    m.put("const.UFFDIO_REGISTER", UFFDIO_REGISTER);
+    m.put("const.UFFDIO_UNREGISTER", UFFDIO_UNREGISTER);
+    m.put("const.UFFDIO_WAKE", UFFDIO_WAKE);
+    m.put("const.UFFDIO_COPY", UFFDIO_COPY);
+    m.put("const.UFFDIO_ZEROPAGE", UFFDIO_ZEROPAGE);
+    m.put("const.UFFDIO_COPY_MODE_DONTWAKE", (long) UFFDIO_MODE_DONTWAKE);
+    m.put("const.UFFDIO_ZEROPAGE_MODE_DONTWAKE", (long) UFFDIO_MODE_DONTWAKE);
+    m.put("const.UFFDIO_REGISTER_MODE_MISSING", (long) UFFDIO_REGISTER_MODE_MISSING);
+    m.put("const.UFFD_EVENT_PAGEFAULT", (long) UFFD_EVENT_PAGEFAULT);
+    m.put("const.UFFD_FEATURE_THREAD_ID", UFFD_FEATURE_THREAD_ID);
     return m;
   }
 }

@@ -62,6 +62,25 @@ final class KvmHostDriver implements HostDriver {
     return host.prepareIncoming(request.description());
   }
 
+  /** Fresh guest RAM of the kind an incoming VM gets (a private anonymous mapping), for the link probe. */
+  @Override
+  public Optional<dev.ferry.spi.ScratchMemory> scratchMemory(dev.ferry.spi.DataSize size) {
+    check();
+    long pages = Math.max(1, (size.bytes() + GuestRam.PAGE_SIZE - 1) / GuestRam.PAGE_SIZE);
+    GuestRam ram = new GuestRam(pages * GuestRam.PAGE_SIZE);
+    return Optional.of(new dev.ferry.spi.ScratchMemory() {
+      @Override
+      public dev.ferry.spi.GuestMemory memory() {
+        return ram;
+      }
+
+      @Override
+      public void close() {
+        ram.release();
+      }
+    });
+  }
+
   @Override
   public void close() {
     closed = true;

@@ -14,8 +14,8 @@ import dev.ferry.spi.VmState;
  * on the host; {@link #discard()} frees the VM, its RAM and its descriptors.
  *
  * <p>Activated without a device state, the VM is RUNNING but its vCPUs have no guest state to
- * execute and are not started (there is nothing to resume). Post-copy is not offered
- * ({@link #postCopy()} is empty): the engine then never switches to it.
+ * execute and are not started (there is nothing to resume). Post-copy runs the VM before all pages
+ * have arrived ({@link KvmPostCopy}, with userfaultfd), where the process may create a userfaultfd.
  *
  * <p>Thread-safety: safe from any thread; {@code activate}, {@code discard} and
  * {@code loadDeviceState} are serialised.
@@ -25,6 +25,7 @@ public final class KvmIncomingVm implements IncomingVm {
   private final KvmVm vm;
   private boolean activated;
   private boolean discarded;
+  private KvmPostCopy postCopy;
 
   KvmIncomingVm(KvmHost host, KvmVm vm) {
     this.host = host;
@@ -81,6 +82,19 @@ public final class KvmIncomingVm implements IncomingVm {
       vm.destroy();
     }
     host.removeIncoming(this);
+  }
+
+  /**
+   * Post-copy with userfaultfd ({@link KvmPostCopy}), where this process may create one; empty
+   * otherwise, and the engine then never switches to post-copy.
+   */
+  @Override
+  public synchronized java.util.Optional<dev.ferry.spi.PostCopyIncoming> postCopy() {
+    if (postCopy == null && !discarded && KvmPostCopy.available()) {
+      postCopy = new KvmPostCopy(this, vm);
+      vm.postCopy(postCopy);
+    }
+    return java.util.Optional.ofNullable(postCopy);
   }
 
   /** INCOMING, then the VM's state once activated, or STOPPED once discarded. */

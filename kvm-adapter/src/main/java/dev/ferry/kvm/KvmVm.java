@@ -73,6 +73,7 @@ public final class KvmVm implements VmDriver {
   private volatile long lastPauseNanos = -1;
   private boolean hasGuest;
   private boolean started;
+  private KvmPostCopy postCopy;
   /** Each vCPU's TSC when the VM was last paused. */
   private final OptionalLong[] pausedTsc;
   /** {@link System#nanoTime()} at the last pause (or creation), the time the devices' state is saved as of. */
@@ -159,6 +160,15 @@ public final class KvmVm implements VmDriver {
 
   KvmHost host() {
     return host;
+  }
+
+  VcpuGate gate() {
+    return gate;
+  }
+
+  /** Set when the VM is received by post-copy, before it starts. */
+  synchronized void postCopy(KvmPostCopy pc) {
+    this.postCopy = pc;
   }
 
   GuestRam ram() {
@@ -250,7 +260,9 @@ public final class KvmVm implements VmDriver {
     // the pause, and that is what a save carries (so two saves of a paused VM are equal, and the
     // destination's guest continues from the moment it was stopped).
     for (Vcpu v : vcpus) {
-      pausedTsc[v.index] = v.getMsr(Vcpu.MSR_TSC);
+      // A vCPU blocked on a missing page (post-copy) is still inside KVM_RUN, holding its vCPU
+      // lock: reading its registers would wait for the page. Its TSC is read at the next save.
+      pausedTsc[v.index] = gate.isParked(v) ? v.getMsr(Vcpu.MSR_TSC) : OptionalLong.empty();
     }
     pausedAtNanos = System.nanoTime();
     state = VmState.PAUSED;
@@ -269,7 +281,12 @@ public final class KvmVm implements VmDriver {
       return;
     }
     if (hasGuest) {
-      gate.resume();
+      KvmPostCopy pc = postCopy;
+      gate.resume(() -> {
+        if (pc != null) {
+          pc.wakeAll();                             // pages placed while paused woke nobody
+        }
+      });
     }
     java.util.Arrays.fill(pausedTsc, OptionalLong.empty());
     state = VmState.RUNNING;
@@ -292,6 +309,9 @@ public final class KvmVm implements VmDriver {
       return;
     }
     state = VmState.STOPPED;
+    if (postCopy != null) {
+      postCopy.close();                             // releases a vCPU blocked on a missing page
+    }
     boolean ended = gate.stop(PAUSE_TIMEOUT_MILLIS);
     dirtyLog.released();
     if (ended) {
@@ -362,6 +382,12 @@ public final class KvmVm implements VmDriver {
   /** Saves every vCPU's registers, events and MSRs and the devices' state. */
   synchronized byte[] saveState() {
     requirePaused("device state can be saved");
+    for (Vcpu v : vcpus) {
+      if (started && hasGuest && !gate.isParked(v) && gate.failure() == null) {
+        throw new IllegalStateException("vCPU " + v.index + " of " + name() + " waits for a page that has not arrived"
+            + " (post-copy): its state cannot be saved until it has");
+      }
+    }
     KvmSystem sys = KvmSystem.get();
     KvmDeviceState.VcpuState[] out = new KvmDeviceState.VcpuState[vcpus.length];
     for (int i = 0; i < vcpus.length; i++) {

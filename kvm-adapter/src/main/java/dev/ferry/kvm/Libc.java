@@ -27,6 +27,11 @@ final class Libc {
   static final int SIG_BLOCK = 0;
   static final int SIG_SETMASK = 2;
   static final int EINTR = 4;
+  static final int EEXIST = 17;
+  static final int O_NONBLOCK = 0x800;
+  static final int POLLIN = 1;
+  static final long SYS_GETTID = 186;
+  static final long SYS_USERFAULTFD = 323;
   static final int EAGAIN = 11;
   /** Bytes of glibc's {@code sigset_t}. */
   static final int SIGSET_T_SIZE = 128;
@@ -57,6 +62,13 @@ final class Libc {
   static native int munmap(Pointer addr, long length) throws LastErrorException;
 
   static native int madvise(Pointer addr, long length, int advice) throws LastErrorException;
+
+  /** {@code syscall(number, arg)}: for gettid and userfaultfd, which glibc 2.36 does not wrap. */
+  static native long syscall(long number, long arg) throws LastErrorException;
+
+  static native int poll(Pointer fds, long nfds, int timeoutMillis) throws LastErrorException;
+
+  static native long read(int fd, Pointer buf, long count) throws LastErrorException;
 
   /** {@code pthread_self()}: the calling thread's pthread_t (an unsigned long on Linux). */
   static native long pthread_self();

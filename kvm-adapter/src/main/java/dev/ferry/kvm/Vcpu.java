@@ -97,6 +97,7 @@ final class Vcpu implements Runnable {
       gate.exited(this, "vCPU " + index + " could not set up its signal mask: " + e.getMessage());
       return;
     }
+    gate.tid(this, Libc.syscall(Libc.SYS_GETTID, 0));
     if (!gate.started(this, Libc.pthread_self())) {
       gate.exited(this, null);
       return;

@@ -22,6 +22,9 @@ final class VcpuGate {
   private final long[] pthreads;
   private final boolean[] alive;
   private final boolean[] parked;
+  private final long[] tids;
+  /** vCPUs blocked in the kernel on a page that has not arrived (post-copy): they run no instruction. */
+  private final boolean[] blocked;
   private boolean pause = true;
   private boolean stop;
   private String failure;
@@ -31,6 +34,47 @@ final class VcpuGate {
     pthreads = new long[vcpus];
     alive = new boolean[vcpus];
     parked = new boolean[vcpus];
+    tids = new long[vcpus];
+    blocked = new boolean[vcpus];
+  }
+
+  /** Records a vCPU's kernel thread id (for post-copy's fault messages). */
+  synchronized void tid(Vcpu v, long tid) {
+    tids[v.index] = tid;
+  }
+
+  /** Whether a pause is requested (post-copy then holds back wake-ups). */
+  synchronized boolean pauseRequested() {
+    return pause;
+  }
+
+  /** A fault message from thread {@code tid}: if it is a vCPU, it is blocked on a missing page. */
+  synchronized void faultBlocked(long tid) {
+    for (int i = 0; i < tids.length; i++) {
+      if (tids[i] == tid && tid != 0) {
+        blocked[i] = true;
+        notifyAll();
+      }
+    }
+  }
+
+  /** Thread {@code tid}'s page has been supplied and it was woken. */
+  synchronized void faultReleased(long tid) {
+    for (int i = 0; i < tids.length; i++) {
+      if (tids[i] == tid && tid != 0) {
+        blocked[i] = false;
+      }
+    }
+  }
+
+  /** Whether this vCPU is parked outside the guest (so its registers can be read without waiting). */
+  synchronized boolean isParked(Vcpu v) {
+    return parked[v.index];
+  }
+
+  /** Every vCPU was woken (post-copy's wake-ups held back during a pause were sent). */
+  synchronized void allReleased() {
+    java.util.Arrays.fill(blocked, false);
   }
 
   /** Called first by a vCPU thread; false when the VM was stopped before it started. */
@@ -150,13 +194,19 @@ final class VcpuGate {
     return System.nanoTime() - t0;
   }
 
-  /** Lets the vCPUs run again. */
-  synchronized void resume() {
+  /** Lets the vCPUs run again; {@code beforeWake} runs under the gate once the flag is down. */
+  synchronized void resume(Runnable beforeWake) {
     if (failure != null) {
       throw new IllegalStateException("the guest failed and cannot run again: " + failure);
     }
     pause = false;
+    beforeWake.run();
     notifyAll();
+  }
+
+  /** Lets the vCPUs run again. */
+  synchronized void resume() {
+    resume(() -> { });
   }
 
   /** Ends every vCPU thread; returns whether all ended within the timeout. */
@@ -178,7 +228,7 @@ final class VcpuGate {
     while (true) {
       boolean done = true;
       for (int i = 0; i < alive.length; i++) {
-        if (alive[i] && !(parkedIsEnough && parked[i])) {
+        if (alive[i] && !(parkedIsEnough && (parked[i] || blocked[i]))) {
           done = false;
         }
       }

@@ -19,13 +19,7 @@
  * a.addSerialListener((name, line) -> System.out.println(name + ": " + line));
  * }</pre>
  *
- * <p>Not offered: post-copy (incoming VMs have no {@code PostCopyIncoming}, so the engine never
- * switches to it), more than one vCPU per VM, interrupts, paging-on guests on nested hosts. For
- * post-copy, measured on this machine kind with a C probe: {@code userfaultfd} in MISSING mode on
- * private anonymous memory works under KVM ({@code UFFDIO_COPY} resolves the fault a vCPU takes
- * inside {@code KVM_RUN}), but a vCPU blocked on a missing page is not released by a signal (its
- * {@code KVM_RUN} stayed blocked for 20 s after {@code pthread_kill}), so a pause during post-copy
- * would have to hold back wake-ups ({@code UFFDIO_COPY_MODE_DONTWAKE}, then {@code UFFDIO_WAKE} on
- * resume) rather than kick.
+ * <p>Post-copy uses {@code userfaultfd} ({@link dev.ferry.kvm.KvmPostCopy}), where the process may
+ * create one. Not offered: more than one vCPU per VM, interrupts, paging-on guests on nested hosts.
  */
 package dev.ferry.kvm;

@@ -110,4 +110,21 @@ class OfflineTest {
       h.destroy();
     }
   }
+
+  @Test
+  void scratchMemory_isFreshZeroedGuestRam_andCloseReleasesIt() {
+    KvmHost h = KvmHost.named("offline-scratch");
+    try {
+      dev.ferry.spi.ScratchMemory m = h.driver().scratchMemory(DataSize.kib(10)).orElseThrow();
+      assertThat(m.memory().pageCount()).isEqualTo(3);
+      ByteBuffer page = ByteBuffer.allocate(4096);
+      m.memory().readPage(2, page);
+      assertThat(page.flip()).isEqualTo(ByteBuffer.allocate(4096));
+      m.close();
+      m.close();
+      assertThrows(IllegalStateException.class, () -> m.memory().readPage(0, ByteBuffer.allocate(4096)));
+    } finally {
+      h.destroy();
+    }
+  }
 }
