@@ -144,6 +144,12 @@ public record MigrationResult(
      */
     IN_DOUBT,
     /**
+     * The switchover happened, but the destination does not run the VM afterwards: its hypervisor
+     * process crashed or was killed at or after the switch. The source copy is released or stale, so
+     * the VM runs nowhere; the result's cause says what the destination's hypervisor reported.
+     */
+    DESTINATION_FAILED,
+    /**
      * Post-copy could not finish: the destination ran the VM but lost the source before it had
      * every page. The result's cause names the missing pages. The VM cannot be recovered by Ferry.
      */
