@@ -185,7 +185,8 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
           + "; only a running VM can be migrated");
     }
     HypervisorMigration.Request request = new HypervisorMigration.Request(destination.get(),
-        options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options));
+        options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options),
+        options.destinationConfig());
     MigrationSlots.claimVm(desc.id(), desc.name());
     HypervisorDrivenMigration m;
     try {

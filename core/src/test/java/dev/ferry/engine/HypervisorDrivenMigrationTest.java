@@ -252,6 +252,7 @@ class HypervisorDrivenMigrationTest {
     assertThat(vm.request.maxDowntime()).isEqualTo(Duration.ofMillis(300));
     assertThat(vm.request.bandwidth()).isEqualTo(Bandwidth.mibps(8));
     assertThat(vm.request.flags()).contains(HypervisorMigration.Flag.LIVE, HypervisorMigration.Flag.POST_COPY);
+    assertThat(vm.request.destinationConfig()).as("none given: the source's").isEmpty();
     s.cancel();
     assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
   }
@@ -477,5 +478,17 @@ class HypervisorDrivenMigrationTest {
       }
     }
     return -1;
+  }
+
+  @Test
+  void start_destinationConfig_passedToTheHypervisorAsGiven() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+    job.holdAtEnd = true;
+    FakeVm vm = new FakeVm(job);
+    String xml = "<domain type='qemu'><name>dom1</name></domain>";
+    MigrationSession s = start(vm, opts().destinationConfig(xml).build());
+    assertThat(vm.request.destinationConfig()).contains(xml);
+    s.cancel();
+    assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
   }
 }
