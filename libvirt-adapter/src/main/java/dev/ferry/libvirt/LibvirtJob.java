@@ -46,8 +46,11 @@ import org.libvirt.TypedUlongParameter;
  *       there) is thrown as a {@link DriverException} with libvirt's message, the domain still
  *       running on the source.
  *   <li>The outcome is decided by the destination: success is the domain pointer
- *       {@code virDomainMigrate3} returns on the destination connection, whose completed-job
- *       statistics (downtime, total time, bytes, iterations) become the result. While the job runs,
+ *       {@code virDomainMigrate3} returns on the destination connection and, read there after the
+ *       job ended, a domain that is running (a crashed or vanished one is DESTINATION_FAILED, with
+ *       libvirt's state and reason); its completed-job statistics (downtime, bytes, iterations)
+ *       become the result, and where libvirt kept none (after post-copy) the result says the
+ *       downtime is unknown and why. While the job runs,
  *       "Domain not found" on the source means libvirt has switched over and removed it; that is no
  *       failure, and the sample keeps its last figures until the migrate call returns.
  *   <li>On failure or abort the source is made to run again (it may have been suspended to force
