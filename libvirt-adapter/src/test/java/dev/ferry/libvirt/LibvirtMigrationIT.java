@@ -118,8 +118,8 @@ class LibvirtMigrationIT {
 
     assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
     assertThat(r.downtime().orElseThrow()).as("downtime from libvirt").isPositive().isLessThan(Duration.ofSeconds(5));
-    // libvirt's own elapsed time, paced by the 16 MiB/s cap: at least most of bytes / cap.
-    assertThat(r.totalTime()).as("total time from libvirt")
+    // paced by the 16 MiB/s cap: at least most of bytes / cap.
+    assertThat(r.totalTime()).as("total time, on the caller's clock")
         .isGreaterThanOrEqualTo(Duration.ofMillis((long) (r.bytesOnWire() / (16.0 * (1 << 20)) * 1000 * 0.8)));
     System.out.println("completed: " + r);
     // The guest fills its 16 MiB region at 4 MiB/s, so what is non-zero at migration time depends on
@@ -160,6 +160,7 @@ class LibvirtMigrationIT {
         ? Decision.of("test: post-copy after 3 s", new PolicyAction.SwitchToPostCopy())
         : Decision.keepGoing();
     List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    long began = System.nanoTime();
     MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
         .maxDowntime(Duration.ofMillis(100))
         .bandwidthLimit(Bandwidth.mibps(4))
@@ -168,7 +169,6 @@ class LibvirtMigrationIT {
         .policy(postCopyAfter3s)
         .listener(events::add)
         .build());
-    long began = System.nanoTime();
     MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
     Duration waited = Duration.ofNanos(System.nanoTime() - began);
     long genAtEnd = maxGen(g.sourceLog);
@@ -250,11 +250,13 @@ class LibvirtMigrationIT {
   }
 
   @Test
-  void migrate_capOf8MBps_neverMoreThan8000000BytesInAnySecondOfTheJob() throws Exception {
+  void migrate_capOf8MBps_neverMoreThan8000000BytesInAnySecondOfPreCopy() throws Exception {
     ItStack.Guest g = guest(32, 4);
     Vm vm = source.vm(g.name);
     // libvirt's own job statistics, sampled on a connection of the test's: data_processed and
-    // time_elapsed come from the same query, so a window's bytes and its length agree
+    // time_elapsed come from the same query, so a window's bytes and its length agree. Only samples
+    // taken while the guest still runs on the source count: the cap governs pre-copy, and QEMU
+    // sends the last dirty pages of a paused guest as fast as it can.
     List<long[]> samples = new CopyOnWriteArrayList<>();
     MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
         .maxDowntime(Duration.ofMillis(500))
@@ -269,8 +271,8 @@ class LibvirtMigrationIT {
       while (!s.completion().isDone() && System.nanoTime() < deadline) {
         try {
           java.util.Map<String, Object> v = JobStatsParser.values(d.getJobStats(0).stats);
-          if (v.get("data_processed") instanceof Long bytes && v.get("time_elapsed") instanceof Long ms
-              && !Boolean.TRUE.equals(v.get("completed"))) {
+          boolean running = d.getInfo().state == org.libvirt.DomainInfo.DomainState.VIR_DOMAIN_RUNNING;
+          if (running && v.get("data_processed") instanceof Long bytes && v.get("time_elapsed") instanceof Long ms) {
             samples.add(new long[] {ms, bytes});
           }
         } catch (org.libvirt.LibvirtException e) {
@@ -308,7 +310,7 @@ class LibvirtMigrationIT {
     ItStack.Guest g = guest(16, 2);
     Vm vm = source.vm(g.name);
     String xml;
-    org.libvirt.Connect c = new org.libvirt.Connect(stack.src, true);
+    org.libvirt.Connect c = new org.libvirt.Connect(stack.src, false);
     try {
       xml = c.domainLookupByName(g.name).getXMLDesc(8 /* VIR_DOMAIN_XML_MIGRATABLE */);
     } finally {
