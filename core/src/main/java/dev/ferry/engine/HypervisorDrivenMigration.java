@@ -550,44 +550,44 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
         return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(),
             unknown.isPresent() ? Optional.empty() : Optional.of(s.downtime()), unknown, session.elapsed(),
             s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, controller.actions(), pc,
-            Optional.empty());
+            Optional.empty(), r.statsNotFinal());
       }
       case DESTINATION_FAILED -> {
         return result(Outcome.DESTINATION_FAILED, new MigrationException("the hypervisor switched the VM over, but "
             + "the destination does not run it" + hv + "; the source no longer holds a current copy"), s, actions,
-            Optional.of(r.downtimeUnknown().orElse("the destination stopped running the VM after the switch")));
+            Optional.of(r.downtimeUnknown().orElse("the destination stopped running the VM after the switch")), r);
       }
       case POST_COPY_FAILED -> {
         return result(Outcome.IN_DOUBT, new MigrationException("post-copy failed after the destination took "
             + "over; the guest is paused and neither host holds all of its memory; the hypervisor may be able "
             + "to recover the job (libvirt: virsh migrate --postcopy-resume)" + hv), s, actions,
-            Optional.of(r.downtimeUnknown().orElse("post-copy failed; the guest has not run since")));
+            Optional.of(r.downtimeUnknown().orElse("post-copy failed; the guest has not run since")), r);
       }
       default -> {
         Optional<String> unknown = pausedToForce ? Optional.of("the guest was paused on the source to force "
             + "completion; the hypervisor does not report for how long") : r.downtimeUnknown();
         if (session.cancelRequested()) {
           return result(Outcome.CANCELLED, new MigrationCancelledException("cancelled in " + session.phase()
-              + " after " + history.size() + " round(s); the VM runs on the source" + hv), s, actions, unknown);
+              + " after " + history.size() + " round(s); the VM runs on the source" + hv), s, actions, unknown, r);
         }
         if (abortCause != null) {
           return result(Outcome.ROLLED_BACK, new ConvergenceException(abortCause.getMessage()
-              + "; the VM runs on the source" + hv), s, actions, unknown);
+              + "; the VM runs on the source" + hv), s, actions, unknown, r);
         }
         return result(Outcome.FAILED, new MigrationException("the hypervisor failed the migration"
             + (r.message().isEmpty() ? "" : ": " + r.message()) + "; the VM runs on the source"), s, actions,
-            unknown);
+            unknown, r);
       }
     }
   }
 
   private MigrationResult result(Outcome outcome, MigrationException cause, Stats s, List<String> actions,
-      Optional<String> downtimeUnknown) {
+      Optional<String> downtimeUnknown, HypervisorMigration.Result r) {
     log.warn("migration of {} ended {}: {}", desc.name(), outcome, cause.getMessage());
     return new MigrationResult(desc.id(), outcome, Optional.of(cause),
         downtimeUnknown.isPresent() ? Optional.empty() : Optional.of(s.downtime()), downtimeUnknown,
         session.elapsed(), s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, actions,
-        Optional.empty(), Optional.empty());
+        Optional.empty(), Optional.empty(), r.statsNotFinal());
   }
 
   private Progress progress(Phase phase, Stats s, long round) {

@@ -269,6 +269,7 @@ class HypervisorDrivenMigrationTest {
     assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
     assertThat(r.downtime()).contains(Duration.ofMillis(23));
     assertThat(r.downtimeUnknown()).isEmpty();
+    assertThat(r.bytesNotFinal()).isEmpty();
     assertThat(r.bytesOnWire()).isEqualTo((72L << 20) + 5000);
     assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 1L, 2L);
     assertThat(r.rounds().get(0).pagesSent()).isEqualTo((66L << 20) / PAGE);
@@ -435,7 +436,8 @@ class HypervisorDrivenMigrationTest {
     Stats last = s(4, 72, 1, 7976, 1400).withState(JobState.POST_COPY);
     ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000),
         s(3, 66, 20, 7976, 1100).withState(JobState.POST_COPY), last),
-        new Result(Result.Outcome.COMPLETED, "", last.withState(JobState.ENDED), Optional.of(why)));
+        new Result(Result.Outcome.COMPLETED, "", last.withState(JobState.ENDED), Optional.of(why),
+            Optional.of("bytes from the last sample")));
     List<MigrationEvent> events = new CopyOnWriteArrayList<>();
     MigrationResult r = run(new FakeVm(job), opts().policy(pc).allowPostCopy(true).build(), events);
 
@@ -444,6 +446,7 @@ class HypervisorDrivenMigrationTest {
     assertThat(r.downtime()).as("not a measurement, so no figure").isEmpty();
     assertThat(r.downtimeUnknown()).contains(why);
     assertThat(r.downtimeText()).contains(why);
+    assertThat(r.bytesNotFinal()).as("bytes that are a lower bound say so").contains("bytes from the last sample");
     assertThat(r.postCopy()).hasValueSatisfying(pcs -> assertThat(pcs.notMeasured()).isPresent());
     int switched = indexOf(events, e -> e instanceof MigrationEvent.PhaseChanged c && c.to() == Phase.POST_COPY);
     assertThat(switched).as("PhaseChanged(POST_COPY) in %s", events).isGreaterThanOrEqualTo(0);

@@ -63,6 +63,8 @@ import org.libvirt.TypedUlongParameter;
 final class LibvirtJob implements Job {
   private static final Logger log = Logger.getLogger(LibvirtJob.class.getName());
   private static final Duration START_WAIT = Duration.ofSeconds(30);
+  static final String LAST_SAMPLE = "libvirt kept no completed-job statistics: bytes and pages are those of the "
+      + "job's last sample, taken up to one poll before it ended";
 
   private final LibvirtVm vm;
   private final NativeCalls calls;
@@ -246,7 +248,8 @@ final class LibvirtJob implements Job {
         result = decide(onDest, error);
       } catch (RuntimeException | Error e) {
         log.log(Level.WARNING, "deciding the outcome of the migration of " + name, e);
-        result = new Result(Result.Outcome.FAILED, String.valueOf(e.getMessage()), last.withState(JobState.ENDED));
+        result = new Result(Result.Outcome.FAILED, String.valueOf(e.getMessage()), last.withState(JobState.ENDED),
+            Optional.empty(), Optional.of(LAST_SAMPLE));
       } finally {
         closeAll(jobConn, destConn);
         done.countDown();
@@ -392,11 +395,13 @@ final class LibvirtJob implements Job {
         || sr[0] == VirtNative.STATE_PAUSED
             && (sr[1] == VirtNative.PAUSED_POSTCOPY || sr[1] == VirtNative.PAUSED_POSTCOPY_FAILED)
         || sr[0] == VirtNative.STATE_RUNNING && sr[1] == VirtNative.RUNNING_POSTCOPY_FAILED;
-    Stats s = completedStats(control).orElseGet(() -> last.withState(JobState.ENDED));
+    Optional<Stats> totals = completedStats(control);
+    Stats s = totals.orElseGet(() -> last.withState(JobState.ENDED));
+    Optional<String> notFinal = totals.isPresent() ? Optional.empty() : Optional.of(LAST_SAMPLE);
     // running after a post-copy start that never switched: the source still holds the VM; but a
     // post-copy-failed reason means the destination took over, whatever the run state says
     if (postCopy && (sr[0] != VirtNative.STATE_RUNNING || sr[1] == VirtNative.RUNNING_POSTCOPY_FAILED)) {
-      return new Result(Result.Outcome.POST_COPY_FAILED, message, s);
+      return new Result(Result.Outcome.POST_COPY_FAILED, message, s, Optional.empty(), notFinal);
     }
     if (sr[0] == VirtNative.STATE_PAUSED) {
       try {
@@ -405,7 +410,8 @@ final class LibvirtJob implements Job {
         log.warning("resuming " + name + " on the source after a failed migration: " + Errors.message(e));
       }
     }
-    return new Result(abortRequested ? Result.Outcome.ABORTED : Result.Outcome.FAILED, message, s);
+    return new Result(abortRequested ? Result.Outcome.ABORTED : Result.Outcome.FAILED, message, s, Optional.empty(),
+        notFinal);
   }
 
   /** The source domain vanished and the migrate call failed: only the destination can tell. */
@@ -421,7 +427,7 @@ final class LibvirtJob implements Job {
       log.log(Level.FINE, "looking for " + name + " on the destination", e);
     }
     return new Result(Result.Outcome.FAILED, message + " (the domain is gone from the source and the "
-        + "destination does not run it)", last.withState(JobState.ENDED));
+        + "destination does not run it)", last.withState(JobState.ENDED), Optional.empty(), Optional.of(LAST_SAMPLE));
   }
 
   /**
@@ -435,6 +441,7 @@ final class LibvirtJob implements Job {
     Stats s = completed.isEmpty() ? last.withState(JobState.ENDED)
         : JobStatsParser.stats(JobState.ENDED, completed, vm.description().memory(), true);
     Optional<String> unknown = JobStatsParser.downtimeUnknown(completed, postCopy);
+    Optional<String> notFinal = completed.isEmpty() ? Optional.of(LAST_SAMPLE) : Optional.empty();
     resumeOnDestinationIfForced(onDest);
     String said;
     try {
@@ -443,7 +450,7 @@ final class LibvirtJob implements Job {
       if (refusal == null) {
         log.fine(() -> "migration of " + name + " to " + request.destination() + " completed, confirmed by the "
             + "destination (running)");
-        return new Result(Result.Outcome.COMPLETED, "", s, unknown);
+        return new Result(Result.Outcome.COMPLETED, "", s, unknown, notFinal);
       }
       said = "the destination reports the domain " + refusal;
     } catch (VirtNative.DomainGoneException e) {
@@ -454,7 +461,7 @@ final class LibvirtJob implements Job {
     String full = said + (jobMessage.isEmpty() ? "" : "; the migrate call said: " + jobMessage);
     log.warning("migration of " + name + " to " + request.destination() + " switched over, but " + full);
     return new Result(Result.Outcome.DESTINATION_FAILED, full, s,
-        Optional.of(unknown.orElse("the destination stopped running the guest after the switch")));
+        Optional.of(unknown.orElse("the destination stopped running the guest after the switch")), notFinal);
   }
 
   /** Null when a domain in this state and reason runs its guest; otherwise the state in words. */

@@ -129,6 +129,7 @@ class LibvirtJobErrorPathTest {
     assertThat(r.stats().downtime()).as("the destination's completed-job statistics")
         .isEqualTo(Duration.ofMillis(37));
     assertThat(r.downtimeUnknown()).isEmpty();
+    assertThat(r.statsNotFinal()).as("the completed job's totals").isEmpty();
     assertThat(job.stats()).isEqualTo(r.stats());
     verify(control, never()).resume();
   }
@@ -173,6 +174,7 @@ class LibvirtJobErrorPathTest {
     assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
     assertThat(r.downtimeUnknown()).hasValueSatisfying(w -> assertThat(w)
         .isEqualTo("libvirt kept no completed-job statistics after the post-copy migration"));
+    assertThat(r.statsNotFinal()).as("bytes and pages from the last sample, and said so").contains(LibvirtJob.LAST_SAMPLE);
   }
 
   @Test

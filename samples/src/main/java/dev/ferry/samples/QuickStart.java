@@ -292,6 +292,7 @@ final class QuickStart implements Callable<Integer> {
         .append('"'));
     sb.append(",\"rounds\":").append(r.roundCount());
     sb.append(",\"bytesSent\":").append(r.bytesOnWire());
+    r.bytesNotFinal().ifPresent(why -> sb.append(",\"bytesNotFinal\":\"").append(escape(why)).append('"'));
     sb.append(",\"pagesSent\":").append(r.pagesSent());
     sb.append(",\"memoryBytes\":").append(memoryBytes);
     sb.append(",\"verified\":").append(r.verified());

@@ -151,16 +151,25 @@ public interface HypervisorMigration {
    *     time, bytes, rounds), else the last sample
    * @param downtimeUnknown why {@code stats.downtime()} is no measurement (the hypervisor kept no
    *     completed-job statistics, or they hold no downtime); empty when it is one
+   * @param statsNotFinal why {@code stats} are not the completed job's totals but the last sample
+   *     taken while it ran (bytes and pages then are a lower bound); empty when they are the totals
    */
-  record Result(Outcome outcome, String message, Stats stats, Optional<String> downtimeUnknown) {
+  record Result(Outcome outcome, String message, Stats stats, Optional<String> downtimeUnknown,
+      Optional<String> statsNotFinal) {
     public Result {
       Objects.requireNonNull(outcome, "outcome");
       Objects.requireNonNull(message, "message");
       Objects.requireNonNull(stats, "stats");
       Objects.requireNonNull(downtimeUnknown, "downtimeUnknown");
+      Objects.requireNonNull(statsNotFinal, "statsNotFinal");
     }
 
-    /** A result whose statistics hold a measured downtime (or zero, for a guest that never paused). */
+    /** A result whose statistics are the job's totals. */
+    public Result(Outcome outcome, String message, Stats stats, Optional<String> downtimeUnknown) {
+      this(outcome, message, stats, downtimeUnknown, Optional.empty());
+    }
+
+    /** A result whose statistics are the job's totals, with a measured downtime (or zero, for a guest that never paused). */
     public Result(Outcome outcome, String message, Stats stats) {
       this(outcome, message, stats, Optional.empty());
     }
