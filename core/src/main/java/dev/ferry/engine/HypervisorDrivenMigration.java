@@ -594,7 +594,10 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     maxTransferred = Math.max(maxTransferred, s.processed().bytes());
     long now = session.ticker().read();
     return new Progress(phase, round, session.elapsed(), s.total(), DataSize.bytes(maxTransferred), s.remaining(),
-        s.dirtyRatePagesPerSecond(), s.pageSize(), DataSize.bytes(workingSet), s.bandwidth(), s.expectedDowntime(),
+        s.dirtyRatePagesPerSecond(), s.pageSize(), DataSize.bytes(workingSet), s.bandwidth(),
+        // in post-copy the guest already runs on the destination: no stop-and-copy is to come, and the
+        // hypervisor's estimate (libvirt's pre-copy figure, seconds long) means nothing any more
+        phase == Phase.POST_COPY ? Duration.ZERO : s.expectedDowntime(),
         downtimeLimit, bandwidthLimit, s.throttlePercent(), options.deadline(), options.maxDowntime(),
         DataSize.bytes(lastRoundSent), controller.stalledRounds(), controller.sinceProgress(now), false,
         postCopyRefusal() == null);

@@ -494,4 +494,26 @@ class HypervisorDrivenMigrationTest {
     s.cancel();
     assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
   }
+
+  @Test
+  void postCopyProgress_expectedDowntimeIsZero_noStopAndCopyIsToCome() throws Exception {
+    ConvergencePolicy pc = p -> Decision.of("switch", new PolicyAction.SwitchToPostCopy());
+    Stats last = s(4, 72, 1, 7976, 1400).withState(JobState.POST_COPY);
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000),
+        s(3, 66, 20, 7976, 1100).withState(JobState.POST_COPY), last),
+        new Result(Result.Outcome.COMPLETED, "", last.withState(JobState.ENDED)));
+    job.holdUntilGo();
+    MigrationSession s = start(new FakeVm(job), opts().policy(pc).allowPostCopy(true).build());
+    List<Duration> seen = new CopyOnWriteArrayList<>();
+    s.addListener(e -> {
+      if (e instanceof MigrationEvent.PostCopyProgress) {
+        seen.add(s.progress().expectedDowntime());
+      }
+    });
+    job.go();
+    assertThat(s.completion().get(20, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.COMPLETED);
+
+    assertThat(seen).as("progress published with each post-copy event").isNotEmpty()
+        .allSatisfy(d -> assertThat(d).isZero());
+  }
 }
