@@ -165,7 +165,7 @@ sample_rc=0
 if [[ $rc -eq 0 ]]; then
   jar="$root/samples/target/ferry-samples.jar"
   if [[ ! -f "$jar" || "${FERRY_IT_REBUILD_SAMPLES:-1}" == 1 ]]; then
-    mvn -B -q "${mvn_offline[@]}" install -DskipTests -pl samples -am
+    mvn -B -q "${mvn_offline[@]}" package -DskipTests -pl samples -am
   fi
   dom=ferry-sample
   cat > "$work/sample.xml" <<XML

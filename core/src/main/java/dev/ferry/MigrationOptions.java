@@ -50,6 +50,7 @@ public final class MigrationOptions {
   private final Ticker ticker;
   private final java.util.concurrent.ThreadFactory threadFactory;
   private final java.util.Optional<FerryTls> tls;
+  private final java.util.Optional<String> destinationConfig;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -70,6 +71,7 @@ public final class MigrationOptions {
     this.ticker = b.ticker;
     this.threadFactory = b.threadFactory;
     this.tls = java.util.Optional.ofNullable(b.tls);
+    this.destinationConfig = java.util.Optional.ofNullable(b.destinationConfig);
   }
 
   /** The defaults listed above. */
@@ -102,6 +104,7 @@ public final class MigrationOptions {
     b.ticker = ticker;
     b.threadFactory = threadFactory;
     b.tls = tls.orElse(null);
+    b.destinationConfig = destinationConfig.orElse(null);
     return b;
   }
 
@@ -225,13 +228,24 @@ public final class MigrationOptions {
     return tls;
   }
 
+  /**
+   * The VM's configuration on the destination, in its hypervisor's own format, for what differs
+   * from host to host (serial log and disk paths, names): libvirt takes a domain XML
+   * ({@code VIR_MIGRATE_PARAM_DEST_XML}), which must describe the same guest. Empty: the source's
+   * configuration. Only a hypervisor-driven migration (libvirt) can use one; an engine-driven
+   * migration given one is refused.
+   */
+  public java.util.Optional<String> destinationConfig() {
+    return destinationConfig;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
         + ", bandwidthLimit=" + bandwidthLimit + ", streams=" + streams + ", compression=" + compression
         + ", policy=" + policy + ", verify=" + verify + ", quick=" + quick
         + (allowPostCopy ? ", postCopy (recovery " + postCopyRecoveryTimeout.toSeconds() + " s)" : "")
-        + (tls.isPresent() ? ", tls" : "") + "]";
+        + (tls.isPresent() ? ", tls" : "") + (destinationConfig.isPresent() ? ", destinationConfig" : "") + "]";
   }
 
   /** Builds {@link MigrationOptions}. Not thread-safe. Each setter checks its argument at once. */
@@ -254,6 +268,16 @@ public final class MigrationOptions {
     private Ticker ticker = Ticker.system();
     private java.util.concurrent.ThreadFactory threadFactory = Thread::new;
     private FerryTls tls;
+    private String destinationConfig;
+
+    /** See {@link MigrationOptions#destinationConfig()}; null for the source's configuration. */
+    public Builder destinationConfig(String config) {
+      if (config != null && config.isBlank()) {
+        throw new IllegalArgumentException("destination config is blank; pass null for the source's own");
+      }
+      this.destinationConfig = config;
+      return this;
+    }
 
     /** See {@link MigrationOptions#tls()}; null for plaintext. */
     public Builder tls(FerryTls tls) {

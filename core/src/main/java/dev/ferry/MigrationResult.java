@@ -26,6 +26,9 @@ import java.util.Optional;
  * @param actions what the convergence policy and the engine decided, in order, as text
  * @param postCopy what post-copy did, when the migration switched to it
  * @param downtimeBreakdown where the downtime went, part by part, when the engine measured it
+ * @param bytesNotFinal present when {@code bytesOnWire} and {@code pagesSent} are not the
+ *     migration's totals but the last figures the hypervisor reported before the end (a lower
+ *     bound), saying why; empty when they are the totals
  */
 public record MigrationResult(
     VmId vmId,
@@ -40,7 +43,8 @@ public record MigrationResult(
     boolean verified,
     List<String> actions,
     Optional<PostCopyStats> postCopy,
-    Optional<DowntimeBreakdown> downtimeBreakdown) {
+    Optional<DowntimeBreakdown> downtimeBreakdown,
+    Optional<String> bytesNotFinal) {
 
   public MigrationResult {
     Objects.requireNonNull(vmId, "vmId");
@@ -57,9 +61,19 @@ public record MigrationResult(
     actions = List.copyOf(actions);
     Objects.requireNonNull(postCopy, "postCopy");
     Objects.requireNonNull(downtimeBreakdown, "downtimeBreakdown");
+    Objects.requireNonNull(bytesNotFinal, "bytesNotFinal");
     if ((outcome == Outcome.COMPLETED) == cause.isPresent()) {
       throw new IllegalArgumentException("a completed migration has no cause; any other outcome has one");
     }
+  }
+
+  /** A result whose bytes and pages are the migration's totals. */
+  public MigrationResult(VmId vmId, Outcome outcome, Optional<MigrationException> cause, Optional<Duration> downtime,
+      Optional<String> downtimeUnknown, Duration totalTime, long bytesOnWire, long pagesSent, List<RoundStats> rounds,
+      boolean verified, List<String> actions, Optional<PostCopyStats> postCopy,
+      Optional<DowntimeBreakdown> downtimeBreakdown) {
+    this(vmId, outcome, cause, downtime, downtimeUnknown, totalTime, bytesOnWire, pagesSent, rounds, verified,
+        actions, postCopy, downtimeBreakdown, Optional.empty());
   }
 
   /** A result with a measured downtime. */
@@ -143,6 +157,12 @@ public record MigrationResult(
      * must ask the destination which holds the VM.
      */
     IN_DOUBT,
+    /**
+     * The switchover happened, but the destination does not run the VM afterwards: its hypervisor
+     * process crashed or was killed at or after the switch. The source copy is released or stale, so
+     * the VM runs nowhere; the result's cause says what the destination's hypervisor reported.
+     */
+    DESTINATION_FAILED,
     /**
      * Post-copy could not finish: the destination ran the VM but lost the source before it had
      * every page. The result's cause names the missing pages. The VM cannot be recovered by Ferry.

@@ -1,6 +1,8 @@
 package dev.ferry;
 
 import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What the post-copy phase of a migration did and cost the guest.
@@ -16,6 +18,8 @@ import java.time.Duration;
  * @param pagesPrepaged pages sent next to a requested page, ahead of the background push
  * @param pagesPushed pages sent by the background push
  * @param recoveries times the link broke and post-copy resumed on a new connection
+ * @param notMeasured which of these figures the backend does not measure, and so are zero here
+ *     without being measured; empty when every figure is a measurement
  */
 public record PostCopyStats(
     Duration duration,
@@ -27,4 +31,19 @@ public record PostCopyStats(
     long pagesRequested,
     long pagesPrepaged,
     long pagesPushed,
-    int recoveries) {}
+    int recoveries,
+    Optional<String> notMeasured) {
+
+  public PostCopyStats {
+    Objects.requireNonNull(duration, "duration");
+    Objects.requireNonNull(notMeasured, "notMeasured");
+  }
+
+  /** Post-copy statistics in which every figure was measured. */
+  public PostCopyStats(Duration duration, long faults, Duration blockedTotal, Duration blockedP50,
+      Duration blockedP99, Duration blockedMax, long pagesRequested, long pagesPrepaged, long pagesPushed,
+      int recoveries) {
+    this(duration, faults, blockedTotal, blockedP50, blockedP99, blockedMax, pagesRequested, pagesPrepaged,
+        pagesPushed, recoveries, Optional.empty());
+  }
+}

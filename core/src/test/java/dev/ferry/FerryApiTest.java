@@ -126,6 +126,19 @@ class FerryApiTest {
   }
 
   @Test
+  void migrate_engineDrivenWithDestinationConfig_isRefusedBeforeAnythingMoves() {
+    SimHost.named("api-dxml").createVm(SimVmSpec.builder("web-1").memory(DataSize.mib(8)).build());
+    try (Host a = Ferry.connect("sim://api-dxml"); Host b = Ferry.connect("sim://api-dxml-b")) {
+      Vm vm = a.vm("web-1");
+      assertThatThrownBy(() -> a.migrate(vm, b.target(), MigrationOptions.builder()
+          .destinationConfig("<domain/>").build()))
+          .isInstanceOf(MigrationRefusedException.class)
+          .hasMessageContaining("destination configuration");
+      assertThat(a.vm("web-1").state()).isEqualTo(dev.ferry.spi.VmState.RUNNING);
+    }
+  }
+
+  @Test
   void migrate_vmFromAnotherHost_isRefused() {
     SimHost.named("api-x").createVm(SimVmSpec.builder("web-1").memory(DataSize.mib(8)).build());
     try (Host a = Ferry.connect("sim://api-x"); Host b = Ferry.connect("sim://api-y")) {

@@ -12,6 +12,7 @@ import dev.ferry.MigrationResult.Outcome;
 import dev.ferry.MigrationSession;
 import dev.ferry.MigrationTarget;
 import dev.ferry.Phase;
+import dev.ferry.PostCopyStats;
 import dev.ferry.Progress;
 import dev.ferry.RoundStats;
 import dev.ferry.spi.Bandwidth;
@@ -50,6 +51,13 @@ import org.slf4j.LoggerFactory;
  * after the last of them. The controller sees every round's end, and at least once a second during a
  * long one; its trend, stall and deadline rules are the engine-driven plane's, and its decisions are
  * applied through the job (max downtime, max speed, post-copy, pause to force completion, abort).
+ * Once the job is in post-copy no round is reported any more: each sample becomes a
+ * {@link MigrationEvent.PostCopyProgress} (at most every 100 ms), and the result carries
+ * {@link PostCopyStats} with the figures the hypervisor does not report named as not measured.
+ *
+ * <p>Figures: the total time is the session's own, on the options' ticker, from {@code migrate()} to
+ * the end; the downtime is the hypervisor's completed-job figure, or empty with the reason when it
+ * kept none (libvirt after post-copy) or the guest was paused in a way it does not measure.
  *
  * <p>Invariants:
  * <ul>
@@ -74,6 +82,9 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   /** After the deadline (or this long without one), a job that has not ended is aborted. */
   private static final Duration HARD_STOP_WITHOUT_DEADLINE = Duration.ofHours(24);
   private static final Duration HARD_STOP_GRACE = Duration.ofMinutes(2);
+  private static final long POST_COPY_EVENT_EVERY_NANOS = 100_000_000L;
+  static final String POST_COPY_NOT_MEASURED = "faults, blocked times, prepaged and pushed pages: the hypervisor "
+      + "does not report them; pages requested as of the last sample of the job";
 
   private final HostInfo sourceHost;
   private final VmDescription desc;
@@ -98,6 +109,10 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   private long lastPolicyNanos;
   private ConvergenceException abortCause;
   private boolean postCopy;
+  private long postCopyStartNanos = -1;
+  private long lastPostCopyEventNanos = Long.MIN_VALUE;
+  private long postCopyRequests;
+  private boolean pausedToForce;
   private boolean hardStopped;
   private boolean cancelSent;
 
@@ -170,7 +185,8 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
           + "; only a running VM can be migrated");
     }
     HypervisorMigration.Request request = new HypervisorMigration.Request(destination.get(),
-        options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options));
+        options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options),
+        options.destinationConfig());
     MigrationSlots.claimVm(desc.id(), desc.name());
     HypervisorDrivenMigration m;
     try {
@@ -237,8 +253,11 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
       abortQuietly();
       result = new MigrationResult(desc.id(), postCopy ? Outcome.IN_DOUBT : Outcome.FAILED,
           Optional.of(new MigrationException("internal error: " + e + (postCopy ? "; the job was in post-copy: "
-              + "ask the destination whether it runs the VM" : ""), e)), Duration.ZERO, session.elapsed(), 0, 0,
-          history, false, controller.actions());
+              + "ask the destination whether it runs the VM" : ""), e)),
+          postCopy || pausedToForce ? Optional.empty() : Optional.of(Duration.ZERO),
+          postCopy || pausedToForce ? Optional.of("the migration ended on an internal error after the guest was "
+              + "paused or switched over") : Optional.empty(),
+          session.elapsed(), 0, 0, history, false, controller.actions(), Optional.empty(), Optional.empty());
     } finally {
       if (slotHeld) {
         MigrationSlots.release(sourceHost.id());
@@ -307,6 +326,10 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
       return;
     }
     advancePhase(s.state());
+    if (session.phase() == Phase.POST_COPY) {
+      postCopySample(s);
+      return;
+    }
     boolean roundEnded = false;
     if (s.iteration() > lastIteration) {
       if (lastIteration >= 1) {
@@ -340,6 +363,29 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     }
   }
 
+  /** A sample taken in post-copy: progress, and a post-copy event at most every 100 ms; no rounds. */
+  private void postCopySample(Stats s) {
+    postCopyRequests = Math.max(postCopyRequests, s.postCopyRequests());
+    Progress p = progress(Phase.POST_COPY, s, round(s));
+    session.publish(p);
+    long now = session.ticker().read();
+    if (lastPostCopyEventNanos == Long.MIN_VALUE || now - lastPostCopyEventNanos >= POST_COPY_EVENT_EVERY_NANOS) {
+      lastPostCopyEventNanos = now;
+      session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), s.remaining().bytes() / s.pageSize(),
+          postCopyStats(now)));
+    }
+  }
+
+  /**
+   * What post-copy did, as far as the hypervisor says: its duration on the session's clock and the
+   * pages the destination requested; the rest it does not report, and the stats say so.
+   */
+  private PostCopyStats postCopyStats(long now) {
+    long start = postCopyStartNanos < 0 ? now : postCopyStartNanos;
+    return new PostCopyStats(Duration.ofNanos(Math.max(0, now - start)), 0, Duration.ZERO, Duration.ZERO,
+        Duration.ZERO, Duration.ZERO, postCopyRequests, 0, 0, 0, Optional.of(POST_COPY_NOT_MEASURED));
+  }
+
   /** The stats the first round starts from: the job's own start, nothing sent. */
   private static Stats zeroAt(Stats s) {
     return new Stats(s.state(), s.iteration(), s.total(), DataSize.ZERO, s.total(), 0, 0, 0, 0, s.pageSize(),
@@ -361,6 +407,9 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     }
     if (next == Phase.POST_COPY) {
       postCopy = true;
+      if (postCopyStartNanos < 0) {
+        postCopyStartNanos = session.ticker().read();
+      }
     }
   }
 
@@ -453,6 +502,7 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     try {
       job.startPostCopy();
       postCopy = true;
+      postCopyStartNanos = session.ticker().read();
       return "post-copy: the guest resumes on the destination";
     } catch (DriverException e) {
       return "post-copy failed: " + e.getMessage();
@@ -462,6 +512,7 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   @Override
   public String forceCompletion() {
     try {
+      pausedToForce = true;
       job.forceCompletion();
       return "force completion: guest paused on the source";
     } catch (DriverException e) {
@@ -475,49 +526,78 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     Stats s = r.stats();
     String hv = r.message().isEmpty() ? "" : ": " + r.message();
     List<String> actions = controller.actions();
+    if (!s.elapsed().isZero()) {
+      log.info("migration of {}: the hypervisor's own job time {} ms (the session's total time is measured on its "
+          + "ticker)", desc.name(), s.elapsed().toMillis());
+    }
     switch (r.outcome()) {
       case COMPLETED -> {
-        if (s.iteration() > 0 || s.processed().bytes() > 0) {
-          session.phase(postCopy ? Phase.POST_COPY : Phase.STOP_AND_COPY);
+        Optional<PostCopyStats> pc = Optional.empty();
+        if (postCopy) {
+          // The documented order: after PhaseChanged(POST_COPY) only post-copy events, no round.
+          session.phase(Phase.POST_COPY);
+          postCopyRequests = Math.max(postCopyRequests, s.postCopyRequests());
+          PostCopyStats st = postCopyStats(session.ticker().read());
+          session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), 0, st));
+          pc = Optional.of(st);
+        } else if (s.iteration() > 0 || s.processed().bytes() > 0) {
+          session.phase(Phase.STOP_AND_COPY);
           endRound(s, true);
           session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), history.get(history.size() - 1),
               progress(session.phase(), s, history.get(history.size() - 1).round())));
         }
-        Duration total = s.elapsed().isZero() ? session.elapsed() : s.elapsed();
-        return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(), s.downtime(), total,
-            s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, controller.actions());
+        Optional<String> unknown = r.downtimeUnknown();
+        return new MigrationResult(desc.id(), Outcome.COMPLETED, Optional.empty(),
+            unknown.isPresent() ? Optional.empty() : Optional.of(s.downtime()), unknown, session.elapsed(),
+            s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, controller.actions(), pc,
+            Optional.empty(), r.statsNotFinal());
+      }
+      case DESTINATION_FAILED -> {
+        return result(Outcome.DESTINATION_FAILED, new MigrationException("the hypervisor switched the VM over, but "
+            + "the destination does not run it" + hv + "; the source no longer holds a current copy"), s, actions,
+            Optional.of(r.downtimeUnknown().orElse("the destination stopped running the VM after the switch")), r);
       }
       case POST_COPY_FAILED -> {
         return result(Outcome.IN_DOUBT, new MigrationException("post-copy failed after the destination took "
             + "over; the guest is paused and neither host holds all of its memory; the hypervisor may be able "
-            + "to recover the job (libvirt: virsh migrate --postcopy-resume)" + hv), s, actions);
+            + "to recover the job (libvirt: virsh migrate --postcopy-resume)" + hv), s, actions,
+            Optional.of(r.downtimeUnknown().orElse("post-copy failed; the guest has not run since")), r);
       }
       default -> {
+        Optional<String> unknown = pausedToForce ? Optional.of("the guest was paused on the source to force "
+            + "completion; the hypervisor does not report for how long") : r.downtimeUnknown();
         if (session.cancelRequested()) {
           return result(Outcome.CANCELLED, new MigrationCancelledException("cancelled in " + session.phase()
-              + " after " + history.size() + " round(s); the VM runs on the source" + hv), s, actions);
+              + " after " + history.size() + " round(s); the VM runs on the source" + hv), s, actions, unknown, r);
         }
         if (abortCause != null) {
           return result(Outcome.ROLLED_BACK, new ConvergenceException(abortCause.getMessage()
-              + "; the VM runs on the source" + hv), s, actions);
+              + "; the VM runs on the source" + hv), s, actions, unknown, r);
         }
         return result(Outcome.FAILED, new MigrationException("the hypervisor failed the migration"
-            + (r.message().isEmpty() ? "" : ": " + r.message()) + "; the VM runs on the source"), s, actions);
+            + (r.message().isEmpty() ? "" : ": " + r.message()) + "; the VM runs on the source"), s, actions,
+            unknown, r);
       }
     }
   }
 
-  private MigrationResult result(Outcome outcome, MigrationException cause, Stats s, List<String> actions) {
+  private MigrationResult result(Outcome outcome, MigrationException cause, Stats s, List<String> actions,
+      Optional<String> downtimeUnknown, HypervisorMigration.Result r) {
     log.warn("migration of {} ended {}: {}", desc.name(), outcome, cause.getMessage());
-    return new MigrationResult(desc.id(), outcome, Optional.of(cause), s.downtime(), session.elapsed(),
-        s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, actions);
+    return new MigrationResult(desc.id(), outcome, Optional.of(cause),
+        downtimeUnknown.isPresent() ? Optional.empty() : Optional.of(s.downtime()), downtimeUnknown,
+        session.elapsed(), s.bytesOnWire(), s.normalPages() + s.zeroPages(), history, false, actions,
+        Optional.empty(), Optional.empty(), r.statsNotFinal());
   }
 
   private Progress progress(Phase phase, Stats s, long round) {
     maxTransferred = Math.max(maxTransferred, s.processed().bytes());
     long now = session.ticker().read();
     return new Progress(phase, round, session.elapsed(), s.total(), DataSize.bytes(maxTransferred), s.remaining(),
-        s.dirtyRatePagesPerSecond(), s.pageSize(), DataSize.bytes(workingSet), s.bandwidth(), s.expectedDowntime(),
+        s.dirtyRatePagesPerSecond(), s.pageSize(), DataSize.bytes(workingSet), s.bandwidth(),
+        // in post-copy the guest already runs on the destination: no stop-and-copy is to come, and the
+        // hypervisor's estimate (libvirt's pre-copy figure, seconds long) means nothing any more
+        phase == Phase.POST_COPY ? Duration.ZERO : s.expectedDowntime(),
         downtimeLimit, bandwidthLimit, s.throttlePercent(), options.deadline(), options.maxDowntime(),
         DataSize.bytes(lastRoundSent), controller.stalledRounds(), controller.sinceProgress(now), false,
         postCopyRefusal() == null);

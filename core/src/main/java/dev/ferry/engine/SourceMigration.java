@@ -94,6 +94,11 @@ public final class SourceMigration implements Runnable {
     if (vm.state() != VmState.RUNNING) {
       throw new MigrationRefusedException("VM '" + name + "' is " + vm.state() + "; only a running VM can be migrated");
     }
+    if (options.destinationConfig().isPresent()) {
+      throw new MigrationRefusedException("VM '" + name + "' is migrated by Ferry's engine, which has no use for a "
+          + "destination configuration (MigrationOptions.destinationConfig): only a hypervisor-driven migration "
+          + "(libvirt) takes one");
+    }
     MigrationSlots.claimVm(vm.description().id(), name);
     SourceMigration m;
     try {

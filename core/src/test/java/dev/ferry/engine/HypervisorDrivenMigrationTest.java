@@ -75,6 +75,8 @@ class HypervisorDrivenMigrationTest {
     volatile Result result;
     final List<String> calls = new CopyOnWriteArrayList<>();
     boolean holdAtEnd;
+    /** Runs once, on the sampling thread, just before the job ends with {@link #end}. */
+    volatile Runnable beforeEnd = () -> {};
     /** Closed by {@link #holdUntilGo()}: no sample is handed out before {@link #go()}. */
     volatile java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(0);
 
@@ -102,6 +104,7 @@ class HypervisorDrivenMigrationTest {
         return script.get(next++);
       }
       if (!holdAtEnd && result == null) {
+        beforeEnd.run();
         result = end;
       }
       return script.get(script.size() - 1);
@@ -249,6 +252,7 @@ class HypervisorDrivenMigrationTest {
     assertThat(vm.request.maxDowntime()).isEqualTo(Duration.ofMillis(300));
     assertThat(vm.request.bandwidth()).isEqualTo(Bandwidth.mibps(8));
     assertThat(vm.request.flags()).contains(HypervisorMigration.Flag.LIVE, HypervisorMigration.Flag.POST_COPY);
+    assertThat(vm.request.destinationConfig()).as("none given: the source's").isEmpty();
     s.cancel();
     assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
   }
@@ -264,7 +268,8 @@ class HypervisorDrivenMigrationTest {
 
     assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
     assertThat(r.downtime()).contains(Duration.ofMillis(23));
-    assertThat(r.totalTime()).isEqualTo(Duration.ofMillis(2400));
+    assertThat(r.downtimeUnknown()).isEmpty();
+    assertThat(r.bytesNotFinal()).isEmpty();
     assertThat(r.bytesOnWire()).isEqualTo((72L << 20) + 5000);
     assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 1L, 2L);
     assertThat(r.rounds().get(0).pagesSent()).isEqualTo((66L << 20) / PAGE);
@@ -409,5 +414,106 @@ class HypervisorDrivenMigrationTest {
     MigrationResult r = run(new FakeVm(job), opts().allowPostCopy(true).build(), new ArrayList<>());
     assertThat(r.outcome()).isEqualTo(Outcome.IN_DOUBT);
     assertThat(r.cause().orElseThrow().getMessage()).contains("post-copy failed");
+  }
+
+  @Test
+  void totalTime_isTheCallersClockFromStartToEnd_notTheHypervisorsJobTime() throws Exception {
+    FakeTicker clock = new FakeTicker();
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 2, 50, 2000)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 641)));
+    job.beforeEnd = () -> clock.advance(Duration.ofMillis(2300));
+    MigrationResult r = run(new FakeVm(job), opts().ticker(clock).build(), new CopyOnWriteArrayList<>());
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.totalTime()).as("the session's ticker, not libvirt's 641 ms").isEqualTo(Duration.ofMillis(2300));
+  }
+
+  @Test
+  void postCopyCompletedWithoutDowntimeFigure_downtimeEmptyWithReason_postCopyReported_noRoundAfterPostCopy()
+      throws Exception {
+    ConvergencePolicy pc = p -> Decision.of("switch", new PolicyAction.SwitchToPostCopy());
+    String why = "libvirt kept no completed-job statistics after the post-copy migration";
+    Stats last = s(4, 72, 1, 7976, 1400).withState(JobState.POST_COPY);
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000),
+        s(3, 66, 20, 7976, 1100).withState(JobState.POST_COPY), last),
+        new Result(Result.Outcome.COMPLETED, "", last.withState(JobState.ENDED), Optional.of(why),
+            Optional.of("bytes from the last sample")));
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    MigrationResult r = run(new FakeVm(job), opts().policy(pc).allowPostCopy(true).build(), events);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(job.calls).contains("post-copy");
+    assertThat(r.downtime()).as("not a measurement, so no figure").isEmpty();
+    assertThat(r.downtimeUnknown()).contains(why);
+    assertThat(r.downtimeText()).contains(why);
+    assertThat(r.bytesNotFinal()).as("bytes that are a lower bound say so").contains("bytes from the last sample");
+    assertThat(r.postCopy()).hasValueSatisfying(pcs -> assertThat(pcs.notMeasured()).isPresent());
+    int switched = indexOf(events, e -> e instanceof MigrationEvent.PhaseChanged c && c.to() == Phase.POST_COPY);
+    assertThat(switched).as("PhaseChanged(POST_COPY) in %s", events).isGreaterThanOrEqualTo(0);
+    List<MigrationEvent> after = events.subList(switched + 1, events.size());
+    assertThat(after).as("no round after the switch to post-copy")
+        .noneMatch(MigrationEvent.RoundCompleted.class::isInstance);
+    assertThat(after).filteredOn(MigrationEvent.PostCopyProgress.class::isInstance).isNotEmpty()
+        .last().satisfies(e -> assertThat(((MigrationEvent.PostCopyProgress) e).pagesMissing()).isZero());
+    MigrationEvent end = events.get(events.size() - 1);
+    assertThat(end).isInstanceOf(MigrationEvent.Finished.class);
+    assertThat(((MigrationEvent.Finished) end).result().downtime()).isEmpty();
+  }
+
+  @Test
+  void destinationFailedAfterSwitch_outcomeDestinationFailedWithHypervisorsWords_neverCompleted() throws Exception {
+    String said = "the domain is gone from the destination (virDomainGetState: Domain not found)";
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 2, 50, 2000)),
+        new Result(Result.Outcome.DESTINATION_FAILED, said, completed(2, 66, 0, 2100),
+            Optional.of("the destination stopped running the guest after the switch")));
+    MigrationResult r = run(new FakeVm(job), opts().build(), new CopyOnWriteArrayList<>());
+
+    assertThat(r.outcome()).isEqualTo(Outcome.DESTINATION_FAILED);
+    assertThat(r.cause().orElseThrow().getMessage()).contains(said);
+    assertThat(r.downtime()).isEmpty();
+    assertThat(r.downtimeUnknown()).isPresent();
+  }
+
+  private static int indexOf(List<MigrationEvent> events, java.util.function.Predicate<MigrationEvent> p) {
+    for (int i = 0; i < events.size(); i++) {
+      if (p.test(events.get(i))) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  @Test
+  void start_destinationConfig_passedToTheHypervisorAsGiven() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+    job.holdAtEnd = true;
+    FakeVm vm = new FakeVm(job);
+    String xml = "<domain type='qemu'><name>dom1</name></domain>";
+    MigrationSession s = start(vm, opts().destinationConfig(xml).build());
+    assertThat(vm.request.destinationConfig()).contains(xml);
+    s.cancel();
+    assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
+  }
+
+  @Test
+  void postCopyProgress_expectedDowntimeIsZero_noStopAndCopyIsToCome() throws Exception {
+    ConvergencePolicy pc = p -> Decision.of("switch", new PolicyAction.SwitchToPostCopy());
+    Stats last = s(4, 72, 1, 7976, 1400).withState(JobState.POST_COPY);
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 30, 2000, 1000),
+        s(3, 66, 20, 7976, 1100).withState(JobState.POST_COPY), last),
+        new Result(Result.Outcome.COMPLETED, "", last.withState(JobState.ENDED)));
+    job.holdUntilGo();
+    MigrationSession s = start(new FakeVm(job), opts().policy(pc).allowPostCopy(true).build());
+    List<Duration> seen = new CopyOnWriteArrayList<>();
+    s.addListener(e -> {
+      if (e instanceof MigrationEvent.PostCopyProgress) {
+        seen.add(s.progress().expectedDowntime());
+      }
+    });
+    job.go();
+    assertThat(s.completion().get(20, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.COMPLETED);
+
+    assertThat(seen).as("progress published with each post-copy event").isNotEmpty()
+        .allSatisfy(d -> assertThat(d).isZero());
   }
 }

@@ -94,7 +94,25 @@ final class JobStatsParser {
         completed ? Duration.ZERO : Duration.ofMillis(downtimeMs),
         completed ? Duration.ofMillis(downtimeMs) : Duration.ZERO,
         (int) Math.min(99, num(values, "auto_converge_throttle", 0)),
-        Duration.ofMillis(num(values, "time_elapsed", 0)));
+        Duration.ofMillis(num(values, "time_elapsed", 0)),
+        num(values, "memory_postcopy_requests", 0));
+  }
+
+  /**
+   * Why a completed migration's downtime is not known, or empty when {@code completed} (the
+   * completed job's statistics, empty if libvirt kept none) holds one.
+   *
+   * @param postCopy whether the job switched to post-copy
+   */
+  static java.util.Optional<String> downtimeUnknown(Map<String, Object> completed, boolean postCopy) {
+    if (completed.isEmpty()) {
+      return java.util.Optional.of("libvirt kept no completed-job statistics"
+          + (postCopy ? " after the post-copy migration" : " for the migration"));
+    }
+    if (!(completed.get("downtime") instanceof Long)) {
+      return java.util.Optional.of("libvirt's completed-job statistics hold no downtime");
+    }
+    return java.util.Optional.empty();
   }
 
   /** The error message a failed completed job carries, if any. */

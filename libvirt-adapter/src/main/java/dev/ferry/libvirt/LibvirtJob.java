@@ -46,8 +46,11 @@ import org.libvirt.TypedUlongParameter;
  *       there) is thrown as a {@link DriverException} with libvirt's message, the domain still
  *       running on the source.
  *   <li>The outcome is decided by the destination: success is the domain pointer
- *       {@code virDomainMigrate3} returns on the destination connection, whose completed-job
- *       statistics (downtime, total time, bytes, iterations) become the result. While the job runs,
+ *       {@code virDomainMigrate3} returns on the destination connection and, read there after the
+ *       job ended, a domain that is running (a crashed or vanished one is DESTINATION_FAILED, with
+ *       libvirt's state and reason); its completed-job statistics (downtime, bytes, iterations)
+ *       become the result, and where libvirt kept none (after post-copy) the result says the
+ *       downtime is unknown and why. While the job runs,
  *       "Domain not found" on the source means libvirt has switched over and removed it; that is no
  *       failure, and the sample keeps its last figures until the migrate call returns.
  *   <li>On failure or abort the source is made to run again (it may have been suspended to force
@@ -60,6 +63,8 @@ import org.libvirt.TypedUlongParameter;
 final class LibvirtJob implements Job {
   private static final Logger log = Logger.getLogger(LibvirtJob.class.getName());
   private static final Duration START_WAIT = Duration.ofSeconds(30);
+  static final String LAST_SAMPLE = "libvirt kept no completed-job statistics: bytes and pages are those of the "
+      + "job's last sample, taken up to one poll before it ended";
 
   private final LibvirtVm vm;
   private final NativeCalls calls;
@@ -160,12 +165,24 @@ final class LibvirtJob implements Job {
     calls.setMaxSpeed(control, mibps(request.bandwidth()));
   }
 
+  /**
+   * The cap as libvirt takes it: whole MiB/s ({@code virDomainMigrateSetMaxSpeed} and the
+   * {@code bandwidth} migration parameter have no bytes-per-second form), rounded down so that
+   * the cap given is never exceeded: 8 MB/s (7.63 MiB/s) becomes 7 MiB/s.
+   *
+   * @throws DriverException for a cap below 1 MiB/s, which libvirt cannot express (0 means
+   *     unlimited to it) and rounding up would exceed
+   */
   static long mibps(Bandwidth b) {
     if (b.isUnlimited()) {
       return VirtNative.MAX_BANDWIDTH_MIBPS;
     }
-    long mib = (b.bytesPerSecond() + (1 << 20) - 1) >> 20;
-    return Math.max(1, Math.min(mib, VirtNative.MAX_BANDWIDTH_MIBPS));
+    long mib = b.bytesPerSecond() >> 20;
+    if (mib < 1) {
+      throw new DriverException("libvirt caps migration bandwidth in whole MiB/s: " + b + " is below 1 MiB/s "
+          + "and rounding it up would exceed it");
+    }
+    return Math.min(mib, VirtNative.MAX_BANDWIDTH_MIBPS);
   }
 
   /** The URI QEMU migrates to: the destination's host name, or loopback for a local libvirt URI. */
@@ -231,7 +248,8 @@ final class LibvirtJob implements Job {
         result = decide(onDest, error);
       } catch (RuntimeException | Error e) {
         log.log(Level.WARNING, "deciding the outcome of the migration of " + name, e);
-        result = new Result(Result.Outcome.FAILED, String.valueOf(e.getMessage()), last.withState(JobState.ENDED));
+        result = new Result(Result.Outcome.FAILED, String.valueOf(e.getMessage()), last.withState(JobState.ENDED),
+            Optional.empty(), Optional.of(LAST_SAMPLE));
       } finally {
         closeAll(jobConn, destConn);
         done.countDown();
@@ -364,10 +382,7 @@ final class LibvirtJob implements Job {
 
   private Result decide(Domain onDest, Throwable error) {
     if (error == null && onDest != null) {
-      Stats s = completedStats(onDest).orElseGet(() -> last.withState(JobState.ENDED));
-      resumeOnDestinationIfForced(onDest);
-      log.fine(() -> "migration of " + name + " to " + request.destination() + " completed, confirmed by the destination");
-      return new Result(Result.Outcome.COMPLETED, "", s);
+      return confirmed(onDest, "");
     }
     String message = error == null ? "libvirt returned no domain on the destination" : Errors.message(error);
     int[] sr;
@@ -380,11 +395,13 @@ final class LibvirtJob implements Job {
         || sr[0] == VirtNative.STATE_PAUSED
             && (sr[1] == VirtNative.PAUSED_POSTCOPY || sr[1] == VirtNative.PAUSED_POSTCOPY_FAILED)
         || sr[0] == VirtNative.STATE_RUNNING && sr[1] == VirtNative.RUNNING_POSTCOPY_FAILED;
-    Stats s = completedStats(control).orElseGet(() -> last.withState(JobState.ENDED));
+    Optional<Stats> totals = completedStats(control);
+    Stats s = totals.orElseGet(() -> last.withState(JobState.ENDED));
+    Optional<String> notFinal = totals.isPresent() ? Optional.empty() : Optional.of(LAST_SAMPLE);
     // running after a post-copy start that never switched: the source still holds the VM; but a
     // post-copy-failed reason means the destination took over, whatever the run state says
     if (postCopy && (sr[0] != VirtNative.STATE_RUNNING || sr[1] == VirtNative.RUNNING_POSTCOPY_FAILED)) {
-      return new Result(Result.Outcome.POST_COPY_FAILED, message, s);
+      return new Result(Result.Outcome.POST_COPY_FAILED, message, s, Optional.empty(), notFinal);
     }
     if (sr[0] == VirtNative.STATE_PAUSED) {
       try {
@@ -393,7 +410,8 @@ final class LibvirtJob implements Job {
         log.warning("resuming " + name + " on the source after a failed migration: " + Errors.message(e));
       }
     }
-    return new Result(abortRequested ? Result.Outcome.ABORTED : Result.Outcome.FAILED, message, s);
+    return new Result(abortRequested ? Result.Outcome.ABORTED : Result.Outcome.FAILED, message, s, Optional.empty(),
+        notFinal);
   }
 
   /** The source domain vanished and the migrate call failed: only the destination can tell. */
@@ -402,16 +420,56 @@ final class LibvirtJob implements Job {
       Domain there = destConn.domainLookupByUUIDString(uuid);
       int[] sr = calls.state(there);
       if (sr[0] == VirtNative.STATE_RUNNING || sr[0] == VirtNative.STATE_PAUSED) {
-        log.warning("migration of " + name + " reported '" + message + "', but the destination runs it: completed");
-        resumeOnDestinationIfForced(there);
-        return new Result(Result.Outcome.COMPLETED, "",
-            completedStats(there).orElseGet(() -> last.withState(JobState.ENDED)));
+        log.warning("migration of " + name + " reported '" + message + "', but the destination has it: confirming");
+        return confirmed(there, message);
       }
     } catch (LibvirtException | DriverException e) {
       log.log(Level.FINE, "looking for " + name + " on the destination", e);
     }
     return new Result(Result.Outcome.FAILED, message + " (the domain is gone from the source and the "
-        + "destination does not run it)", last.withState(JobState.ENDED));
+        + "destination does not run it)", last.withState(JobState.ENDED), Optional.empty(), Optional.of(LAST_SAMPLE));
+  }
+
+  /**
+   * The job ended with the domain on the destination: COMPLETED only if the destination runs it now
+   * (state and reason read there, after a forced completion's resume); otherwise DESTINATION_FAILED
+   * with what the destination said. The domain of a transient guest whose QEMU died is gone at once.
+   */
+  private Result confirmed(Domain onDest, String jobMessage) {
+    Map<String, Object> completed = completedValues(onDest);
+    boolean postCopy = postCopyStarted || last.state() == JobState.POST_COPY;
+    Stats s = completed.isEmpty() ? last.withState(JobState.ENDED)
+        : JobStatsParser.stats(JobState.ENDED, completed, vm.description().memory(), true);
+    Optional<String> unknown = JobStatsParser.downtimeUnknown(completed, postCopy);
+    Optional<String> notFinal = completed.isEmpty() ? Optional.of(LAST_SAMPLE) : Optional.empty();
+    resumeOnDestinationIfForced(onDest);
+    String said;
+    try {
+      int[] sr = calls.state(onDest);
+      String refusal = notRunning(sr[0], sr[1]);
+      if (refusal == null) {
+        log.fine(() -> "migration of " + name + " to " + request.destination() + " completed, confirmed by the "
+            + "destination (running)");
+        return new Result(Result.Outcome.COMPLETED, "", s, unknown, notFinal);
+      }
+      said = "the destination reports the domain " + refusal;
+    } catch (VirtNative.DomainGoneException e) {
+      said = "the domain is gone from the destination (" + e.getMessage() + ")";
+    } catch (DriverException e) {
+      said = "the destination's state of the domain cannot be read (" + e.getMessage() + ")";
+    }
+    String full = said + (jobMessage.isEmpty() ? "" : "; the migrate call said: " + jobMessage);
+    log.warning("migration of " + name + " to " + request.destination() + " switched over, but " + full);
+    return new Result(Result.Outcome.DESTINATION_FAILED, full, s,
+        Optional.of(unknown.orElse("the destination stopped running the guest after the switch")), notFinal);
+  }
+
+  /** Null when a domain in this state and reason runs its guest; otherwise the state in words. */
+  static String notRunning(int state, int reason) {
+    if (state == VirtNative.STATE_RUNNING && reason != VirtNative.RUNNING_POSTCOPY_FAILED) {
+      return null;
+    }
+    return VirtNative.stateName(state) + " (reason " + VirtNative.reasonName(state, reason) + ")";
   }
 
   private void resumeOnDestinationIfForced(Domain onDest) {
@@ -429,16 +487,21 @@ final class LibvirtJob implements Job {
   }
 
   private Optional<Stats> completedStats(Domain d) {
+    Map<String, Object> values = completedValues(d);
+    if (values.isEmpty()) {
+      return Optional.empty();
+    }
+    return Optional.of(JobStatsParser.stats(JobState.ENDED, values, vm.description().memory(), true));
+  }
+
+  /** The completed job's statistics libvirt keeps on the domain; empty when it keeps none. */
+  private Map<String, Object> completedValues(Domain d) {
     try {
       DomainJobStats js = d.getJobStats(VirtNative.JOB_STATS_COMPLETED);
-      Map<String, Object> values = JobStatsParser.values(js.stats);
-      if (values.isEmpty()) {
-        return Optional.empty();
-      }
-      return Optional.of(JobStatsParser.stats(JobState.ENDED, values, vm.description().memory(), true));
+      return JobStatsParser.values(js.stats);
     } catch (LibvirtException | RuntimeException e) {
       log.log(Level.FINE, "reading completed job statistics of " + name, e);
-      return Optional.empty();
+      return Map.of();
     }
   }
 }

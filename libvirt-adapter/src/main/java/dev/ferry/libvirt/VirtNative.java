@@ -162,6 +162,34 @@ final class VirtNative {
     }
   }
 
+  private static final String[] STATES = {"no state", "running", "blocked", "paused", "being shut down",
+      "shut off", "crashed", "suspended by guest power management"};
+  private static final String[] RUNNING_REASONS = {"unknown", "booted", "migrated", "restored", "from snapshot",
+      "unpaused", "migration canceled", "save canceled", "wakeup", "crashed", "post-copy", "post-copy failed"};
+  private static final String[] PAUSED_REASONS = {"unknown", "user", "migration", "save", "dump", "I/O error",
+      "watchdog", "from snapshot", "shutting down", "snapshot", "crashed", "starting up", "post-copy",
+      "post-copy failed", "API error"};
+  private static final String[] SHUTOFF_REASONS = {"unknown", "shutdown", "destroyed", "crashed", "migrated",
+      "saved", "failed", "from snapshot", "daemon"};
+  private static final String[] CRASHED_REASONS = {"unknown", "panicked"};
+
+  /** A virDomainState in words (as virsh says it). */
+  static String stateName(int state) {
+    return state >= 0 && state < STATES.length ? STATES[state] : "state " + state;
+  }
+
+  /** A state's reason in words (virDomainRunningReason, PausedReason, ShutoffReason, CrashedReason). */
+  static String reasonName(int state, int reason) {
+    String[] names = switch (state) {
+      case STATE_RUNNING -> RUNNING_REASONS;
+      case STATE_PAUSED -> PAUSED_REASONS;
+      case STATE_SHUTOFF -> SHUTOFF_REASONS;
+      case STATE_CRASHED -> CRASHED_REASONS;
+      default -> new String[0];
+    };
+    return reason >= 0 && reason < names.length ? names[reason] : String.valueOf(reason);
+  }
+
   /** A call found that the domain no longer exists on that host. */
   static final class DomainGoneException extends DriverException {
     private static final long serialVersionUID = 1L;

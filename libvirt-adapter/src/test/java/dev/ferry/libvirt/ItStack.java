@@ -108,6 +108,33 @@ final class ItStack {
     }
   }
 
+  /**
+   * The pid of the QEMU that receives the guest {@code name} on the destination (its command line
+   * names the guest and has {@code -incoming}), or -1 if there is none.
+   */
+  static long incomingQemuPid(String name) {
+    try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      for (Path p : (Iterable<Path>) procs::iterator) {
+        String pid = p.getFileName().toString();
+        if (!pid.chars().allMatch(Character::isDigit)) {
+          continue;
+        }
+        try {
+          String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.ISO_8859_1);
+          List<String> args = List.of(cmd.split("\0"));
+          if (args.contains("-incoming") && args.stream().anyMatch(a -> a.startsWith("guest=" + name + ","))) {
+            return Long.parseLong(pid);
+          }
+        } catch (IOException e) {
+          // the process ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      throw new AssertionError("cannot list /proc", e);
+    }
+    return -1;
+  }
+
   /** A test guest and its serial logs on both hosts. */
   static final class Guest {
     final ItStack stack;

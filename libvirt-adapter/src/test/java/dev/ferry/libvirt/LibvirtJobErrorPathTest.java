@@ -102,6 +102,8 @@ class LibvirtJobErrorPathTest {
 
     when(control.getJobStats(0)).thenReturn(running(VirtNative.JOB_UNBOUNDED, 8));
     when(calls.state(control)).thenReturn(state(VirtNative.STATE_RUNNING, 1));
+    // the destination runs the domain once the job ends, unless a test says otherwise
+    when(calls.state(onDest)).thenReturn(state(VirtNative.STATE_RUNNING, 2 /* migrated */));
     when(jobDom.migrate(eq(destConn), any(TypedParameter[].class), anyLong())).thenAnswer(inv -> {
       if (!migrateEnds.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
         throw new AssertionError("the migrate call was never released");
@@ -126,8 +128,68 @@ class LibvirtJobErrorPathTest {
     assertThat(r.message()).isEmpty();
     assertThat(r.stats().downtime()).as("the destination's completed-job statistics")
         .isEqualTo(Duration.ofMillis(37));
+    assertThat(r.downtimeUnknown()).isEmpty();
+    assertThat(r.statsNotFinal()).as("the completed job's totals").isEmpty();
     assertThat(job.stats()).isEqualTo(r.stats());
     verify(control, never()).resume();
+  }
+
+  @Test
+  void result_migrateReturnsButDestinationDomainGone_destinationFailedNeverCompleted() throws Exception {
+    Job job = start(postCopyRequest());
+    job.startPostCopy();
+    doThrow(new VirtNative.DomainGoneException("virDomainGetState: Domain not found: no domain with matching uuid"))
+        .when(calls).state(onDest);
+    doThrow(noDomain()).when(onDest).getJobStats(VirtNative.JOB_STATS_COMPLETED);
+
+    Result r = finish(job, () -> onDest);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.DESTINATION_FAILED);
+    assertThat(r.message()).contains("gone from the destination").contains("Domain not found");
+    assertThat(r.downtimeUnknown()).isPresent();
+    verify(control, never()).resume();
+  }
+
+  @Test
+  void result_migrateReturnsButDestinationShutOffCrashed_destinationFailedWithStateAndReason() throws Exception {
+    Job job = start(request());
+    when(calls.state(onDest)).thenReturn(state(VirtNative.STATE_SHUTOFF, 3 /* crashed */));
+
+    Result r = finish(job, () -> onDest);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.DESTINATION_FAILED);
+    assertThat(r.message()).contains("shut off (reason crashed)");
+    verify(control, never()).resume();
+  }
+
+  @Test
+  void result_postCopyCompletedWithoutCompletedStats_completedWithDowntimeUnknownAndReason() throws Exception {
+    Job job = start(postCopyRequest());
+    job.startPostCopy();
+    when(onDest.getJobStats(VirtNative.JOB_STATS_COMPLETED))
+        .thenReturn(new DomainJobStats(VirtNative.JOB_NONE, new TypedParameter[0]));
+
+    Result r = finish(job, () -> onDest);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.downtimeUnknown()).hasValueSatisfying(w -> assertThat(w)
+        .isEqualTo("libvirt kept no completed-job statistics after the post-copy migration"));
+    assertThat(r.statsNotFinal()).as("bytes and pages from the last sample, and said so").contains(LibvirtJob.LAST_SAMPLE);
+  }
+
+  @Test
+  void start_bandwidthOf8MBps_libvirtGets7MiBpsNever8() throws Exception {
+    Job job = start(new Request(DST, Duration.ofMillis(300), Bandwidth.mbps(8), 1, EnumSet.of(Flag.LIVE)));
+    verify(calls).setMaxSpeed(control, 7);
+    verify(jobDom).migrate(eq(destConn), org.mockito.ArgumentMatchers.argThat((TypedParameter[] ps) -> {
+      for (TypedParameter p : ps) {
+        if (p.field.equals(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH)) {
+          return ((TypedUlongParameter) p).value == 7;
+        }
+      }
+      return false;
+    }), anyLong());
+    finish(job, () -> onDest);
   }
 
   @Test
@@ -146,7 +208,7 @@ class LibvirtJobErrorPathTest {
     assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
     assertThat(r.message()).isEmpty();
     assertThat(r.stats().downtime()).isEqualTo(Duration.ofMillis(41));
-    verify(calls).state(onDest);
+    verify(calls, atLeastOnce()).state(onDest);
   }
 
   @Test

@@ -1,9 +1,11 @@
 package dev.ferry.libvirt;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
+import dev.ferry.spi.DriverException;
 import dev.ferry.spi.HypervisorMigration.Flag;
 import dev.ferry.spi.HypervisorMigration.JobState;
 import dev.ferry.spi.HypervisorMigration.Request;
@@ -94,8 +96,53 @@ class LibvirtUnitTest {
   void bandwidth_inMibPerSecond_unlimitedIsLibvirtsMaximum() {
     assertThat(LibvirtJob.mibps(Bandwidth.UNLIMITED)).isEqualTo(Long.MAX_VALUE / (1024 * 1024));
     assertThat(LibvirtJob.mibps(Bandwidth.mibps(8))).isEqualTo(8);
-    assertThat(LibvirtJob.mibps(Bandwidth.mbps(10))).as("rounded up").isEqualTo(10);
-    assertThat(LibvirtJob.mibps(Bandwidth.bytesPerSecond(1))).isEqualTo(1);
+  }
+
+  @Test
+  void bandwidth_notWholeMib_roundedDownNeverUp() {
+    // 8 MB/s is 7.63 MiB/s: 8 MiB/s would be 8,388,608 B/s, about 5 % over the cap given
+    assertThat(LibvirtJob.mibps(Bandwidth.mbps(8))).isEqualTo(7);
+    assertThat(LibvirtJob.mibps(Bandwidth.mbps(10))).isEqualTo(9);
+    assertThat(LibvirtJob.mibps(Bandwidth.bytesPerSecond((8L << 20) - 1))).isEqualTo(7);
+    for (long bps : new long[] {1L << 20, 8_000_000L, 12_345_678L, 999_999_999L, 5L << 30}) {
+      assertThat(LibvirtJob.mibps(Bandwidth.bytesPerSecond(bps)) << 20).as("%d B/s", bps).isLessThanOrEqualTo(bps);
+    }
+  }
+
+  @Test
+  void bandwidth_belowOneMib_refusedRatherThanRoundedUpOrUnlimited() {
+    assertThatThrownBy(() -> LibvirtJob.mibps(Bandwidth.bytesPerSecond(1)))
+        .isInstanceOf(DriverException.class).hasMessageContaining("whole MiB/s");
+    assertThatThrownBy(() -> LibvirtJob.mibps(Bandwidth.bytesPerSecond((1L << 20) - 1)))
+        .isInstanceOf(DriverException.class);
+  }
+
+  @Test
+  void downtimeUnknown_noCompletedStats_saysSo_completedStatsWithDowntime_known() {
+    assertThat(JobStatsParser.downtimeUnknown(Map.of(), true))
+        .hasValueSatisfying(w -> assertThat(w).contains("no completed-job statistics").contains("post-copy"));
+    assertThat(JobStatsParser.downtimeUnknown(Map.of("memory_total", 64L << 20), false))
+        .hasValueSatisfying(w -> assertThat(w).contains("no downtime"));
+    assertThat(JobStatsParser.downtimeUnknown(Map.of("downtime", 0L), false)).as("0 ms measured is a figure")
+        .isEmpty();
+  }
+
+  @Test
+  void stats_postCopyRequests_parsed() {
+    Stats s = JobStatsParser.stats(JobState.POST_COPY, Map.of("memory_total", 64L << 20,
+        "memory_postcopy_requests", 42L), DataSize.mib(64), false);
+    assertThat(s.postCopyRequests()).isEqualTo(42);
+  }
+
+  @Test
+  void notRunning_onlyRunningWithoutPostCopyFailureIsRunning() {
+    assertThat(LibvirtJob.notRunning(VirtNative.STATE_RUNNING, 2)).isNull();
+    assertThat(LibvirtJob.notRunning(VirtNative.STATE_RUNNING, VirtNative.RUNNING_POSTCOPY)).isNull();
+    assertThat(LibvirtJob.notRunning(VirtNative.STATE_RUNNING, VirtNative.RUNNING_POSTCOPY_FAILED))
+        .isEqualTo("running (reason post-copy failed)");
+    assertThat(LibvirtJob.notRunning(VirtNative.STATE_SHUTOFF, 3)).isEqualTo("shut off (reason crashed)");
+    assertThat(LibvirtJob.notRunning(VirtNative.STATE_PAUSED, VirtNative.PAUSED_POSTCOPY_FAILED))
+        .isEqualTo("paused (reason post-copy failed)");
   }
 
   @Test

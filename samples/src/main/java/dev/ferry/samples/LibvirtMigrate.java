@@ -50,6 +50,10 @@ final class LibvirtMigrate implements Callable<Integer> {
   @Option(names = "--compression", defaultValue = "none", description = "none or lz4 (libvirt: XBZRLE) (default ${DEFAULT-VALUE}).")
   String compression;
 
+  @Option(names = "--destination-xml",
+      description = "File with the domain XML to use on the destination (serial log and disk paths that differ).")
+  java.nio.file.Path destinationXml;
+
   @Option(names = "--post-copy", description = "Allow the policy to switch to post-copy when pre-copy cannot converge.")
   boolean postCopy;
 
@@ -62,6 +66,7 @@ final class LibvirtMigrate implements Callable<Integer> {
         .streams(streams)
         .compression("none".equalsIgnoreCase(compression) ? Compression.NONE : Compression.LZ4)
         .allowPostCopy(postCopy)
+        .destinationConfig(destinationXml == null ? null : java.nio.file.Files.readString(destinationXml))
         .listener(QuickStart::print)
         .build();
     try (Host a = Ferry.connect(source); Host b = Ferry.connect(destination)) {

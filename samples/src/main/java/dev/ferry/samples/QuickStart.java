@@ -268,8 +268,13 @@ final class QuickStart implements Callable<Integer> {
     } else if (e instanceof MigrationEvent.PhaseChanged pc) {
       System.out.printf("phase: %s -> %s at %d ms%n", pc.from(), pc.to(), pc.elapsed().toMillis());
     } else if (e instanceof MigrationEvent.PostCopyProgress pc) {
-      System.out.printf(Locale.ROOT, "post-copy: %,d pages still to send; %,d requested, %,d pre-paged, %,d pushed%n",
-          pc.pagesMissing(), pc.stats().pagesRequested(), pc.stats().pagesPrepaged(), pc.stats().pagesPushed());
+      if (pc.stats().notMeasured().isPresent()) {
+        System.out.printf(Locale.ROOT, "post-copy: %,d pages still to send; %,d requested; not measured: %s%n",
+            pc.pagesMissing(), pc.stats().pagesRequested(), pc.stats().notMeasured().get());
+      } else {
+        System.out.printf(Locale.ROOT, "post-copy: %,d pages still to send; %,d requested, %,d pre-paged, %,d pushed%n",
+            pc.pagesMissing(), pc.stats().pagesRequested(), pc.stats().pagesPrepaged(), pc.stats().pagesPushed());
+      }
     } else if (e instanceof MigrationEvent.Finished f) {
       MigrationResult r = f.result();
       System.out.printf("finished: %s in %d ms, downtime %s, %d rounds, %s on the wire%s%n", r.outcome(),
@@ -287,16 +292,23 @@ final class QuickStart implements Callable<Integer> {
         .append('"'));
     sb.append(",\"rounds\":").append(r.roundCount());
     sb.append(",\"bytesSent\":").append(r.bytesOnWire());
+    r.bytesNotFinal().ifPresent(why -> sb.append(",\"bytesNotFinal\":\"").append(escape(why)).append('"'));
     sb.append(",\"pagesSent\":").append(r.pagesSent());
     sb.append(",\"memoryBytes\":").append(memoryBytes);
     sb.append(",\"verified\":").append(r.verified());
-    r.postCopy().ifPresent(pc -> sb.append(",\"postCopy\":{\"ms\":").append(pc.duration().toMillis())
-        .append(",\"faults\":").append(pc.faults())
-        .append(",\"blockedMs\":").append(pc.blockedTotal().toMillis())
-        .append(",\"blockedP99Ms\":").append(pc.blockedP99().toMillis())
-        .append(",\"pagesRequested\":").append(pc.pagesRequested())
-        .append(",\"pagesPushed\":").append(pc.pagesPushed())
-        .append(",\"recoveries\":").append(pc.recoveries()).append('}'));
+    r.postCopy().ifPresent(pc -> {
+      // figures the backend does not measure are null, with the reason, never a 0 that reads as one
+      boolean all = pc.notMeasured().isEmpty();
+      sb.append(",\"postCopy\":{\"ms\":").append(pc.duration().toMillis())
+          .append(",\"faults\":").append(all ? String.valueOf(pc.faults()) : "null")
+          .append(",\"blockedMs\":").append(all ? String.valueOf(pc.blockedTotal().toMillis()) : "null")
+          .append(",\"blockedP99Ms\":").append(all ? String.valueOf(pc.blockedP99().toMillis()) : "null")
+          .append(",\"pagesRequested\":").append(pc.pagesRequested())
+          .append(",\"pagesPushed\":").append(all ? String.valueOf(pc.pagesPushed()) : "null")
+          .append(",\"recoveries\":").append(pc.recoveries());
+      pc.notMeasured().ifPresent(why -> sb.append(",\"notMeasured\":\"").append(escape(why)).append('"'));
+      sb.append('}');
+    });
     r.cause().ifPresent(c -> sb.append(",\"cause\":\"").append(escape(String.valueOf(c.getMessage()))).append('"'));
     return sb.append('}').toString();
   }

@@ -149,12 +149,29 @@ public interface HypervisorMigration {
    * @param message the hypervisor's own error message; empty when it completed
    * @param stats the completed job's statistics where the hypervisor keeps them (downtime, total
    *     time, bytes, rounds), else the last sample
+   * @param downtimeUnknown why {@code stats.downtime()} is no measurement (the hypervisor kept no
+   *     completed-job statistics, or they hold no downtime); empty when it is one
+   * @param statsNotFinal why {@code stats} are not the completed job's totals but the last sample
+   *     taken while it ran (bytes and pages then are a lower bound); empty when they are the totals
    */
-  record Result(Outcome outcome, String message, Stats stats) {
+  record Result(Outcome outcome, String message, Stats stats, Optional<String> downtimeUnknown,
+      Optional<String> statsNotFinal) {
     public Result {
       Objects.requireNonNull(outcome, "outcome");
       Objects.requireNonNull(message, "message");
       Objects.requireNonNull(stats, "stats");
+      Objects.requireNonNull(downtimeUnknown, "downtimeUnknown");
+      Objects.requireNonNull(statsNotFinal, "statsNotFinal");
+    }
+
+    /** A result whose statistics are the job's totals. */
+    public Result(Outcome outcome, String message, Stats stats, Optional<String> downtimeUnknown) {
+      this(outcome, message, stats, downtimeUnknown, Optional.empty());
+    }
+
+    /** A result whose statistics are the job's totals, with a measured downtime (or zero, for a guest that never paused). */
+    public Result(Outcome outcome, String message, Stats stats) {
+      this(outcome, message, stats, Optional.empty());
     }
 
     /** How a job ended, and where the VM runs. */
@@ -165,6 +182,12 @@ public interface HypervisorMigration {
       ABORTED,
       /** The hypervisor failed the job; the VM runs on the source. */
       FAILED,
+      /**
+       * The job switched over, but the destination does not run the VM afterwards (its process
+       * crashed or was killed at or after the switch); {@link Result#message()} says what the
+       * destination reported. The source no longer holds a current copy.
+       */
+      DESTINATION_FAILED,
       /**
        * Post-copy failed after the destination took over: the VM is paused and neither side holds
        * all of it. The hypervisor may be able to resume the job (libvirt: post-copy recovery).
@@ -192,11 +215,12 @@ public interface HypervisorMigration {
    * @param downtime the downtime the guest saw, once the job completed; zero before
    * @param throttlePercent how much the hypervisor throttles the vCPUs (auto-converge)
    * @param elapsed time since the job started
+   * @param postCopyRequests pages the destination asked the source for during post-copy
    */
   record Stats(JobState state, long iteration, DataSize total, DataSize processed, DataSize remaining,
       long normalPages, long zeroPages, long bytesOnWire, long dirtyRatePagesPerSecond, int pageSize,
       Bandwidth bandwidth, Duration expectedDowntime, Duration downtime, int throttlePercent,
-      Duration elapsed) {
+      Duration elapsed, long postCopyRequests) {
     public Stats {
       Objects.requireNonNull(state, "state");
       Objects.requireNonNull(total, "total");
@@ -211,6 +235,15 @@ public interface HypervisorMigration {
       }
     }
 
+    /** A sample with no post-copy requests reported. */
+    public Stats(JobState state, long iteration, DataSize total, DataSize processed, DataSize remaining,
+        long normalPages, long zeroPages, long bytesOnWire, long dirtyRatePagesPerSecond, int pageSize,
+        Bandwidth bandwidth, Duration expectedDowntime, Duration downtime, int throttlePercent,
+        Duration elapsed) {
+      this(state, iteration, total, processed, remaining, normalPages, zeroPages, bytesOnWire,
+          dirtyRatePagesPerSecond, pageSize, bandwidth, expectedDowntime, downtime, throttlePercent, elapsed, 0);
+    }
+
     /** A sample with nothing reported yet. */
     public static Stats starting(DataSize total, int pageSize) {
       return new Stats(JobState.STARTING, 0, total, DataSize.ZERO, total, 0, 0, 0, 0, pageSize,
@@ -220,7 +253,8 @@ public interface HypervisorMigration {
     /** The same figures in another state. */
     public Stats withState(JobState next) {
       return new Stats(next, iteration, total, processed, remaining, normalPages, zeroPages, bytesOnWire,
-          dirtyRatePagesPerSecond, pageSize, bandwidth, expectedDowntime, downtime, throttlePercent, elapsed);
+          dirtyRatePagesPerSecond, pageSize, bandwidth, expectedDowntime, downtime, throttlePercent, elapsed,
+          postCopyRequests);
     }
   }
 }
