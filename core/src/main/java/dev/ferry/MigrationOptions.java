@@ -26,7 +26,8 @@ import java.util.Objects;
  *   <li>no post-copy; if allowed, 60 s to recover a link broken during post-copy;
  *   <li>no TLS: the connections are plaintext, and the destination authenticates the source by its
  *       token alone (see {@link #tls()});
- *   <li>the system {@link Ticker} and platform threads.
+ *   <li>the system {@link Ticker} and platform threads;
+ *   <li>JDK Flight Recorder events on (see {@link #flightRecorder()}).
  * </ul>
  */
 public final class MigrationOptions {
@@ -50,6 +51,7 @@ public final class MigrationOptions {
   private final Ticker ticker;
   private final java.util.concurrent.ThreadFactory threadFactory;
   private final java.util.Optional<FerryTls> tls;
+  private final boolean flightRecorder;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -70,6 +72,7 @@ public final class MigrationOptions {
     this.ticker = b.ticker;
     this.threadFactory = b.threadFactory;
     this.tls = java.util.Optional.ofNullable(b.tls);
+    this.flightRecorder = b.flightRecorder;
   }
 
   /** The defaults listed above. */
@@ -102,6 +105,7 @@ public final class MigrationOptions {
     b.ticker = ticker;
     b.threadFactory = threadFactory;
     b.tls = tls.orElse(null);
+    b.flightRecorder = flightRecorder;
     return b;
   }
 
@@ -225,6 +229,15 @@ public final class MigrationOptions {
     return tls;
   }
 
+  /**
+   * Whether the migration commits JDK Flight Recorder events ({@code dev.ferry.Migration},
+   * {@code dev.ferry.Round}, ... listed in {@link dev.ferry.jfr}): on by default. They reach a
+   * recording only when one is running and enables them, and cost a check per event otherwise.
+   */
+  public boolean flightRecorder() {
+    return flightRecorder;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
@@ -254,6 +267,13 @@ public final class MigrationOptions {
     private Ticker ticker = Ticker.system();
     private java.util.concurrent.ThreadFactory threadFactory = Thread::new;
     private FerryTls tls;
+    private boolean flightRecorder = true;
+
+    /** See {@link MigrationOptions#flightRecorder()}; true by default. */
+    public Builder flightRecorder(boolean record) {
+      this.flightRecorder = record;
+      return this;
+    }
 
     /** See {@link MigrationOptions#tls()}; null for plaintext. */
     public Builder tls(FerryTls tls) {
