@@ -7,8 +7,8 @@ import dev.ferry.spi.HostInfo;
 import dev.ferry.spi.VmDescription;
 
 /**
- * Adds the Flight Recorder listener to a source-side session, when the options ask for it (the
- * default) and the runtime has the {@code jdk.jfr} module. The check for the module is made here,
+ * Adds the Flight Recorder listener to a source-side session, and commits the receiver's event,
+ * when the options ask for it (the default) and the runtime has the {@code jdk.jfr} module. The check for the module is made here,
  * by name, so that no class of {@code dev.ferry.jfr} is loaded in a runtime without it.
  */
 final class FlightRecording {
@@ -29,5 +29,12 @@ final class FlightRecording {
     }
     session.addListener(FlightRecorderListener.start(migrationId, vm.name(), source.hostname(), destination, plane,
         vm.memory().bytes(), options));
+  }
+
+  /** Commits the destination's event for a migration received, when the options ask for it. */
+  static void received(dev.ferry.ReceiverOptions options, String host, dev.ferry.ReceivedMigration r) {
+    if (options.flightRecorder() && AVAILABLE) {
+      dev.ferry.jfr.ReceiverEvents.ended(host, r);
+    }
   }
 }

@@ -178,4 +178,18 @@ final class Events {
     @Label("Pages") long pages;
     @Label("Reason") String reason;
   }
+
+  @Name("dev.ferry.IncomingMigration")
+  @Label("Incoming Migration")
+  @Category({CATEGORY, "Migration", "Destination"})
+  @Description("A migration received by this process ended: the guest arrived, was discarded or was lost")
+  @StackTrace(false)
+  static final class IncomingMigration extends Event {
+    @Label("VM") String vm;
+    @Label("Host") @Description("The destination host that received it") String host;
+    @Label("Outcome") @Description("ARRIVED, DISCARDED or LOST") String outcome;
+    @Label("Detail") @Description("Why it was discarded or lost; empty when it arrived") String detail;
+    @Label("Time") @Description("From the first connection to the end, on the destination's clock")
+    @Timespan(Timespan.NANOSECONDS) long time;
+  }
 }

@@ -28,9 +28,12 @@
  *       connection after its link broke</td></tr>
  *   <tr><td>{@code dev.ferry.VerificationFailed}</td><td>instant</td><td>the frozen source differs
  *       from what was sent</td></tr>
+ *   <tr><td>{@code dev.ferry.IncomingMigration}</td><td>instant</td><td>on the destination, a
+ *       migration received ended: VM, host, outcome, detail, time taken
+ *       ({@link dev.ferry.ReceiverOptions.Builder#flightRecorder(boolean)} turns it off)</td></tr>
  * </table>
  *
- * <p>Every event carries {@code migrationId}, the same for all the events of one migration, so that
+ * <p>Every event of the source side carries {@code migrationId}, the same for all the events of one migration, so that
  * migrations running side by side can be told apart. Names and fields are stable: a field may be
  * added, none is renamed or removed without a new event name.
  */

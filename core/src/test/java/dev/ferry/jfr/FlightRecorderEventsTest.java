@@ -6,6 +6,8 @@ import dev.ferry.DowntimeBreakdown;
 import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.MigrationOptions;
+import dev.ferry.MigrationReceiver;
+import dev.ferry.ReceiverOptions;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationResult.Outcome;
 import dev.ferry.PostCopyStats;
@@ -18,6 +20,8 @@ import dev.ferry.sim.SimVmSpec;
 import dev.ferry.sim.Workload;
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,7 +45,8 @@ class FlightRecorderEventsTest {
   private static final AtomicInteger SEQ = new AtomicInteger();
   private static final List<String> NAMES = List.of("dev.ferry.MigrationStart", "dev.ferry.Migration",
       "dev.ferry.PhaseChange", "dev.ferry.Round", "dev.ferry.PolicyDecision", "dev.ferry.Switchover",
-      "dev.ferry.PostCopyProgress", "dev.ferry.PostCopyRecovery", "dev.ferry.VerificationFailed");
+      "dev.ferry.PostCopyProgress", "dev.ferry.PostCopyRecovery", "dev.ferry.VerificationFailed",
+      "dev.ferry.IncomingMigration");
 
   /** Throttles the vCPUs by 20 % at its first call, and forces completion at the next. */
   private static final ConvergencePolicy THROTTLE_THEN_FORCE = new ConvergencePolicy() {
@@ -66,7 +71,7 @@ class FlightRecorderEventsTest {
   Path dir;
 
   /** The migration's result, and the recorded events of that migration alone (by its id), in order. */
-  private record Recorded(MigrationResult result, List<RecordedEvent> events) {
+  private record Recorded(MigrationResult result, List<RecordedEvent> events, List<RecordedEvent> all) {
     List<RecordedEvent> named(String name) {
       return events.stream().filter(e -> e.getEventType().getName().equals(name)).collect(Collectors.toList());
     }
@@ -90,7 +95,10 @@ class FlightRecorderEventsTest {
         Recording rec = new Recording()) {
       NAMES.forEach(name -> rec.enable(name).withoutStackTrace());
       rec.start();
-      r = a.migrate(a.vm(vm), b.target(), options).completion().get(60, TimeUnit.SECONDS);
+      MigrationReceiver receiver = b.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), "");
+      r = a.migrate(a.vm(vm), receiver.target().withHostUri(b.uri().orElseThrow()), options).completion()
+          .get(60, TimeUnit.SECONDS);
+      assertThat(receiver.awaitReceived(1, Duration.ofSeconds(20))).as("the destination saw the end").isTrue();
       rec.stop();
       rec.dump(file);
     } finally {
@@ -103,8 +111,8 @@ class FlightRecorderEventsTest {
         .collect(Collectors.toList());
     String id = all.stream().filter(e -> e.getEventType().getName().equals("dev.ferry.MigrationStart")
         && vm.equals(e.getString("vm"))).map(e -> e.getString("migrationId")).findFirst().orElseThrow();
-    return new Recorded(r, all.stream().filter(e -> id.equals(e.getString("migrationId")))
-        .collect(Collectors.toList()));
+    return new Recorded(r, all.stream().filter(e -> e.hasField("migrationId") && id.equals(e.getString("migrationId")))
+        .collect(Collectors.toList()), all);
   }
 
   @Test
@@ -187,6 +195,15 @@ class FlightRecorderEventsTest {
     assertThat(m.getStartTime()).as("the migration spans its first round")
         .isBeforeOrEqualTo(rounds.get(0).getStartTime());
     assertThat(m.getEndTime()).isAfterOrEqualTo(sw.getEndTime());
+
+    List<RecordedEvent> incoming = rec.all().stream()
+        .filter(e -> e.getEventType().getName().equals("dev.ferry.IncomingMigration")
+            && "jfr-pre".equals(e.getString("vm"))).collect(Collectors.toList());
+    assertThat(incoming).as("the destination's event").hasSize(1);
+    assertThat(incoming.get(0).getString("host")).startsWith("jfr-dst-");
+    assertThat(incoming.get(0).getString("outcome")).isEqualTo("ARRIVED");
+    assertThat(incoming.get(0).getString("detail")).isEmpty();
+    assertThat(incoming.get(0).getDuration("time")).isPositive();
   }
 
   @Test
@@ -214,6 +231,10 @@ class FlightRecorderEventsTest {
     assertThat(rec.named("dev.ferry.PolicyDecision"))
         .anyMatch(e -> e.getString("reason").equals("test: switch after round 1") && e.getLong("round") >= 1);
 
+    assertThat(rec.all()).as("the destination's event, once post-copy is over")
+        .anyMatch(e -> e.getEventType().getName().equals("dev.ferry.IncomingMigration")
+            && "jfr-post".equals(e.getString("vm")) && e.getString("outcome").equals("ARRIVED"));
+
     RecordedEvent m = rec.one("dev.ferry.Migration");
     assertThat(m.getBoolean("postCopy")).isTrue();
     assertThat(m.getLong("postCopyFaults")).isEqualTo(pc.faults());
@@ -222,7 +243,7 @@ class FlightRecorderEventsTest {
   }
 
   @Test
-  void flightRecorderOff_recorded_commitsNoEventForThatMigration() throws Exception {
+  void flightRecorderOff_recorded_commitsNoEventForThatMigrationOnEitherEnd() throws Exception {
     int n = SEQ.incrementAndGet();
     String src = "jfr-off-src-" + n;
     String dst = "jfr-off-dst-" + n;
@@ -233,9 +254,12 @@ class FlightRecorderEventsTest {
         Recording rec = new Recording()) {
       NAMES.forEach(name -> rec.enable(name).withoutStackTrace());
       rec.start();
-      MigrationResult r = a.migrate(a.vm("jfr-off"), b.target(), MigrationOptions.builder().flightRecorder(false)
-          .build()).completion().get(60, TimeUnit.SECONDS);
+      MigrationReceiver receiver = b.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+          ReceiverOptions.builder().flightRecorder(false).build());
+      MigrationResult r = a.migrate(a.vm("jfr-off"), receiver.target(), MigrationOptions.builder()
+          .flightRecorder(false).build()).completion().get(60, TimeUnit.SECONDS);
       assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+      assertThat(receiver.awaitReceived(1, Duration.ofSeconds(20))).isTrue();
       rec.stop();
       rec.dump(file);
     } finally {
@@ -244,7 +268,7 @@ class FlightRecorderEventsTest {
     }
     assertThat(Files.size(file)).isPositive();
     assertThat(RecordingFile.readAllEvents(file))
-        .noneMatch(e -> e.getEventType().getName().equals("dev.ferry.MigrationStart")
+        .noneMatch(e -> e.getEventType().getName().startsWith("dev.ferry.") && e.hasField("vm")
             && "jfr-off".equals(e.getString("vm")));
   }
 }
