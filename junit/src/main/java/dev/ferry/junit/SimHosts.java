@@ -7,8 +7,10 @@ import dev.ferry.MigrationReceiver;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationSession;
 import dev.ferry.MigrationTarget;
+import dev.ferry.sim.FaultyLink;
 import dev.ferry.sim.SimHost;
 import dev.ferry.spi.VmState;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -42,6 +44,7 @@ public final class SimHosts implements AutoCloseable {
   private final Host destinationHost;
   private final MigrationReceiver receiver;
   private final List<Tracked> migrations = new CopyOnWriteArrayList<>();
+  private final List<FaultyLink> links = new CopyOnWriteArrayList<>();
   private final Duration settle;
 
   private record Tracked(String vm, MigrationSession session) {}
@@ -124,9 +127,25 @@ public final class SimHosts implements AutoCloseable {
     return receiver.target();
   }
 
+  /**
+   * A new relay on 127.0.0.1 in front of the destination's receiver, to cut, refuse or slow a
+   * migration on purpose: send the migration to {@code new MigrationTarget(link.address(), "")}
+   * through {@link #migrate(String, MigrationTarget, MigrationOptions)}. Closed with the hosts.
+   */
+  public FaultyLink faultyLink() throws IOException {
+    FaultyLink link = FaultyLink.to(receiver.address());
+    links.add(link);
+    return link;
+  }
+
   /** Migrates the source's VM of this name to the destination, and tracks the migration for {@link #verify()}. */
   public MigrationSession migrate(String vmName, MigrationOptions options) {
-    MigrationSession s = sourceHost.migrate(sourceHost.vm(vmName), target(), options);
+    return migrate(vmName, target(), options);
+  }
+
+  /** The same, to {@code target} (a {@link #faultyLink()}'s address, say), tracked the same way. */
+  public MigrationSession migrate(String vmName, MigrationTarget target, MigrationOptions options) {
+    MigrationSession s = sourceHost.migrate(sourceHost.vm(vmName), target, options);
     migrations.add(new Tracked(vmName, s));
     return s;
   }
@@ -216,9 +235,20 @@ public final class SimHosts implements AutoCloseable {
         : onSource ? "on the source" : onDestination ? "on the destination" : "on neither host";
   }
 
-  /** Closes the receiver and the connections, and destroys both hosts with whatever they hold. Idempotent. */
+  /**
+   * Closes the faulty links, the receiver and the connections, and destroys both hosts with
+   * whatever they hold. Idempotent.
+   */
   @Override
   public void close() {
+    for (FaultyLink l : links) {
+      try {
+        l.close();
+      } catch (IOException e) {
+        // Closing a relay's sockets: nothing left to do about it.
+      }
+    }
+    links.clear();
     try {
       sourceHost.close();
       destinationHost.close();

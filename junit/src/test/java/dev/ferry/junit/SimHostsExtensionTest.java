@@ -6,6 +6,8 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
 import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationResult.Outcome;
+import dev.ferry.MigrationTarget;
+import dev.ferry.sim.FaultyLink;
 import dev.ferry.policy.ConvergencePolicy;
 import dev.ferry.sim.SimHost;
 import dev.ferry.sim.SimVm;
@@ -78,6 +80,17 @@ class SimHostsExtensionTest {
     assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
     assertThat(hosts.destination().vm("web-1").orElseThrow().state()).isEqualTo(VmState.RUNNING);
     assertThat(hosts.source().vm("web-1")).isEmpty();
+    assertThat(hosts.verify()).isEmpty();
+  }
+
+  @Test
+  void faultyLink_cutInRound0_rollsBackAndVerifyFindsTheVmOnTheSourceAlone(SimHosts hosts) throws Exception {
+    vm(hosts, "cut-1", Workload.uniform(2000)).fillRandom(1);
+    FaultyLink link = hosts.faultyLink().cutAfter(DataSize.mib(2).bytes());
+    MigrationResult r = hosts.migrate("cut-1", new MigrationTarget(link.address(), ""),
+        MigrationOptions.builder().deadline(Duration.ofSeconds(30)).build()).completion().get(40, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.FAILED);
+    assertThat(hosts.source().vm("cut-1").orElseThrow().state()).isEqualTo(VmState.RUNNING);
     assertThat(hosts.verify()).isEmpty();
   }
 
