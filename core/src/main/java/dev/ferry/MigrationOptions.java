@@ -26,7 +26,8 @@ import java.util.Objects;
  *   <li>no post-copy; if allowed, 60 s to recover a link broken during post-copy;
  *   <li>no TLS: the connections are plaintext, and the destination authenticates the source by its
  *       token alone (see {@link #tls()});
- *   <li>the system {@link Ticker} and platform threads.
+ *   <li>the system {@link Ticker} and platform threads;
+ *   <li>JDK Flight Recorder events on (see {@link #flightRecorder()}).
  * </ul>
  */
 public final class MigrationOptions {
@@ -51,6 +52,7 @@ public final class MigrationOptions {
   private final java.util.concurrent.ThreadFactory threadFactory;
   private final java.util.Optional<FerryTls> tls;
   private final java.util.Optional<String> destinationConfig;
+  private final boolean flightRecorder;
 
   private MigrationOptions(Builder b) {
     this.maxDowntime = b.maxDowntime;
@@ -72,6 +74,7 @@ public final class MigrationOptions {
     this.threadFactory = b.threadFactory;
     this.tls = java.util.Optional.ofNullable(b.tls);
     this.destinationConfig = java.util.Optional.ofNullable(b.destinationConfig);
+    this.flightRecorder = b.flightRecorder;
   }
 
   /** The defaults listed above. */
@@ -105,6 +108,7 @@ public final class MigrationOptions {
     b.threadFactory = threadFactory;
     b.tls = tls.orElse(null);
     b.destinationConfig = destinationConfig.orElse(null);
+    b.flightRecorder = flightRecorder;
     return b;
   }
 
@@ -239,6 +243,15 @@ public final class MigrationOptions {
     return destinationConfig;
   }
 
+  /**
+   * Whether the migration commits JDK Flight Recorder events ({@code dev.ferry.Migration},
+   * {@code dev.ferry.Round}, ... listed in {@link dev.ferry.jfr}): on by default. They reach a
+   * recording only when one is running and enables them, and cost a check per event otherwise.
+   */
+  public boolean flightRecorder() {
+    return flightRecorder;
+  }
+
   @Override
   public String toString() {
     return "MigrationOptions[maxDowntime=" + maxDowntime.toMillis() + "ms, deadline=" + deadline
@@ -276,6 +289,14 @@ public final class MigrationOptions {
         throw new IllegalArgumentException("destination config is blank; pass null for the source's own");
       }
       this.destinationConfig = config;
+      return this;
+    }
+
+    private boolean flightRecorder = true;
+
+    /** See {@link MigrationOptions#flightRecorder()}; true by default. */
+    public Builder flightRecorder(boolean record) {
+      this.flightRecorder = record;
       return this;
     }
 

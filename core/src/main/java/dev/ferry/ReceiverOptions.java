@@ -22,7 +22,8 @@ import java.util.function.Consumer;
  *       which bound it hit;
  *   <li>the outcome of the last 1,024 sessions kept for 10 minutes, for sources that ask what became
  *       of a commit they could not confirm;
- *   <li>the system {@link Ticker} and platform threads; no listener.
+ *   <li>the system {@link Ticker} and platform threads; no listener;
+ *   <li>a JDK Flight Recorder event per migration received (see {@link #flightRecorder()}).
  * </ul>
  */
 public final class ReceiverOptions {
@@ -40,6 +41,7 @@ public final class ReceiverOptions {
   private final ThreadFactory threadFactory;
   private final Consumer<ReceivedMigration> listener;
   private final Optional<FerryTls> tls;
+  private final boolean flightRecorder;
 
   private ReceiverOptions(Builder b) {
     this.token = b.token;
@@ -54,6 +56,7 @@ public final class ReceiverOptions {
     this.threadFactory = b.threadFactory;
     this.listener = b.listener;
     this.tls = Optional.ofNullable(b.tls);
+    this.flightRecorder = b.flightRecorder;
   }
 
   /** The defaults listed above. */
@@ -134,6 +137,15 @@ public final class ReceiverOptions {
     return listener;
   }
 
+  /**
+   * Whether each incoming migration that ends commits a {@code dev.ferry.IncomingMigration} JDK
+   * Flight Recorder event (VM, this host, outcome, detail, time taken; see {@link dev.ferry.jfr}):
+   * on by default. It reaches a recording only when one runs and enables it.
+   */
+  public boolean flightRecorder() {
+    return flightRecorder;
+  }
+
   @Override
   public String toString() {
     return "ReceiverOptions[" + (tls.isPresent() ? "tls, " : "") + "token=" + (token.isEmpty() ? "none" : "***")
@@ -156,6 +168,13 @@ public final class ReceiverOptions {
     private ThreadFactory threadFactory = Thread::new;
     private Consumer<ReceivedMigration> listener = r -> {};
     private FerryTls tls;
+    private boolean flightRecorder = true;
+
+    /** See {@link ReceiverOptions#flightRecorder()}; true by default. */
+    public Builder flightRecorder(boolean record) {
+      this.flightRecorder = record;
+      return this;
+    }
 
     private Builder() {}
 

@@ -4,7 +4,8 @@
  * watch the returned {@link dev.ferry.MigrationSession} through its
  * {@linkplain dev.ferry.MigrationSession#progress() progress}, its
  * {@linkplain dev.ferry.MigrationListener events} and its
- * {@linkplain dev.ferry.MigrationSession#completion() completion}.
+ * {@linkplain dev.ferry.MigrationSession#completion() completion}. The same events reach JDK Flight
+ * Recorder (see {@link dev.ferry.jfr}).
  *
  * <p>All failures are reported as subclasses of the unchecked {@link dev.ferry.FerryException};
  * a migration that ends without moving the VM is not an exception but a

@@ -131,6 +131,8 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     this.session = new Session(desc.id(), options.ticker(), initial(desc, options));
     this.lastPolicyNanos = session.startNanos();
     this.controller = new Controller(options, session, this);
+    FlightRecording.attach(session, java.util.UUID.randomUUID().toString(), sourceHost, desc,
+        request.destination().toString(), "hypervisor", options);
     options.listeners().forEach(session::addListener);
   }
 

@@ -251,6 +251,11 @@ public final class Receiver implements MigrationReceiver {
       received.notifyAll();
     }
     try {
+      FlightRecording.received(options, hostname(), r);
+    } catch (RuntimeException e) {
+      log.warn("recording the end of {} for Flight Recorder failed", r, e);
+    }
+    try {
       options.listener().accept(r);
     } catch (Throwable t) {
       log.warn("receiver listener failed on {}", r, t);

@@ -64,8 +64,10 @@ public final class SourceMigration implements Runnable {
   private SourceMigration(HostInfo sourceHost, VmDriver vm, GuestMemory memory, MigrationTarget target,
       MigrationOptions options) {
     Session session = new Session(vm.description().id(), options.ticker(), initialProgress(vm, options));
-    options.listeners().forEach(session::addListener);
     this.c = new SourceContext(sourceHost, vm, memory, target, options, session);
+    FlightRecording.attach(session, c.sessionId.toString(), sourceHost, vm.description(),
+        FlightRecording.destination(target), "engine", options);
+    options.listeners().forEach(session::addListener);
     this.p = new SourceParts(c);
     this.ends = new SourceEnds(c, p, this::servePostCopy);
   }

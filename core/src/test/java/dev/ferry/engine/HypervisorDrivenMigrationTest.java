@@ -281,6 +281,52 @@ class HypervisorDrivenMigrationTest {
   }
 
   @Test
+  void completedJob_recordedByFlightRecorder_eventsSayWhatTheResultSays() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(
+        s(1, 10, 54, 2000, 300), s(1, 64, 1, 400, 2000), s(2, 70, 2, 200, 2200)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 72, 23, 2400)));
+    java.nio.file.Path file = java.nio.file.Files.createTempFile("ferry-hv", ".jfr");
+    MigrationResult r;
+    try (jdk.jfr.Recording rec = new jdk.jfr.Recording()) {
+      for (String name : List.of("dev.ferry.MigrationStart", "dev.ferry.Migration", "dev.ferry.Round",
+          "dev.ferry.Switchover")) {
+        rec.enable(name);
+      }
+      rec.start();
+      r = run(new FakeVm(job), opts().build(), new ArrayList<>());
+      rec.stop();
+      rec.dump(file);
+    }
+    List<jdk.jfr.consumer.RecordedEvent> all;
+    try {
+      all = jdk.jfr.consumer.RecordingFile.readAllEvents(file);
+    } finally {
+      java.nio.file.Files.deleteIfExists(file);
+    }
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    jdk.jfr.consumer.RecordedEvent start = all.stream()
+        .filter(e -> e.getEventType().getName().equals("dev.ferry.MigrationStart")).findFirst().orElseThrow();
+    assertThat(start.getString("plane")).isEqualTo("hypervisor");
+    assertThat(start.getString("destination")).isEqualTo("qemu+unix:///system");
+    assertThat(start.getString("source")).isEqualTo("h1");
+    String id = start.getString("migrationId");
+    List<jdk.jfr.consumer.RecordedEvent> mine = all.stream().filter(e -> id.equals(e.getString("migrationId")))
+        .sorted(java.util.Comparator.comparing(jdk.jfr.consumer.RecordedEvent::getStartTime)).toList();
+    List<jdk.jfr.consumer.RecordedEvent> rounds = mine.stream()
+        .filter(e -> e.getEventType().getName().equals("dev.ferry.Round")).toList();
+    assertThat(rounds).extracting(e -> e.getLong("round"))
+        .containsExactlyElementsOf(r.rounds().stream().map(rs -> rs.round()).toList());
+    assertThat(rounds).extracting(e -> e.getLong("pagesSent"))
+        .containsExactlyElementsOf(r.rounds().stream().map(rs -> rs.pagesSent()).toList());
+    jdk.jfr.consumer.RecordedEvent m = mine.stream()
+        .filter(e -> e.getEventType().getName().equals("dev.ferry.Migration")).findFirst().orElseThrow();
+    assertThat(m.getString("outcome")).isEqualTo("COMPLETED");
+    assertThat(m.getDuration("downtime")).isEqualTo(Duration.ofMillis(23));
+    assertThat(m.getLong("bytesOnWire")).isEqualTo(r.bytesOnWire());
+    assertThat(m.getInt("rounds")).isEqualTo(r.roundCount());
+  }
+
+  @Test
   void progress_processedDipsAndRemainingRises_transferredAndRoundNeverRunBackwards() throws Exception {
     ScriptedJob job = new ScriptedJob(List.of(
         s(1, 30, 34, 900, 500), s(1, 64, 2, 100, 1000), s(2, 64, 20, 900, 1100), s(2, 50, 30, 900, 1200),
