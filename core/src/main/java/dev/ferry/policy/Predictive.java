@@ -28,6 +28,8 @@ import java.util.Objects;
  *       for the pages it touches that have not arrived, at most its working set (what remains,
  *       before a working set is known) over the bandwidth.
  *   <li>Else post-copy, if {@code allowPostCopy} and the engine offers it.
+ *   <li>Else the throttle that comes closest to the limit, if it is higher than the one in force:
+ *       the one in force is known not to converge, and the next round measures the new one.
  *   <li>Else keep going (the measurements may move) until the last chance before the deadline
  *       ({@link Progress#lastChance()}), then {@code atDeadline}: abort or force completion.
  * </ol>
@@ -51,6 +53,8 @@ import java.util.Objects;
  */
 public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, TimeoutAction atDeadline,
     double downtimeMargin, double deadlineMargin) implements ConvergencePolicy {
+  /** A throttle short of the limit is taken only if its pause is below this share of the current one. */
+  private static final double CLOSER = 0.9;
   private static final int LOWER_STEP = 10;
   private static final double STRICT = 0.6;
 
@@ -112,6 +116,7 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
       }
       return Decision.keepGoing();
     }
+    PreCopyModel.Forecast closest = null;
     if (canThrottle && maxThrottle > now) {
       PreCopyModel.Forecast slow = null;
       for (int t = now + 1; t <= maxThrottle; t++) {
@@ -123,6 +128,8 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
           if (slow == null) {
             slow = f;
           }
+        } else if (closest == null || f.downtimeSeconds() < closest.downtimeSeconds()) {
+          closest = f;
         }
       }
       if (slow != null) {
@@ -133,6 +140,16 @@ public record Predictive(int maxThrottle, int maxRounds, boolean allowPostCopy, 
       return Decision.of("predictive: " + describe(model, p) + "; " + current + (canThrottle
           ? "; no throttle up to " + maxThrottle + " % meets the limit" : "; the vCPUs cannot be throttled")
           + "; switching to post-copy", new PolicyAction.SwitchToPostCopy());
+    }
+    // Nothing the model knows of meets the limit, yet a higher throttle comes clearly closer (by a
+    // tenth at least: not when the pause is all overhead) than the one in force, which is known not
+    // to converge: take it, and let the next round's measurements tell. A guest
+    // that slows less than linearly until the throttle is near its top (one that paces its writes
+    // by the clock) converges this way; staying put only waits for the deadline.
+    if (closest != null && closest.downtimeSeconds() < CLOSER * current.downtimeSeconds()) {
+      return Decision.of("predictive: " + describe(model, p) + "; at " + now + " % it " + current
+          + "; no throttle up to " + maxThrottle + " % meets the limit by the model, the closest: " + closest,
+          new PolicyAction.SetThrottle(closest.throttle()));
     }
     return Decision.keepGoing();
   }

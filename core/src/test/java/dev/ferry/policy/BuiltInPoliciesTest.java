@@ -345,6 +345,23 @@ class BuiltInPoliciesTest {
     }
 
     @Test
+    void decide_throttleInForceNotEnoughAndNoneMeetsTheLimit_takesTheClosestHigherOne() {
+      // What a guest that paces its writes by the clock showed: 32 MiB rewritten every round at 8 MB/s
+      // under a 76 % throttle. By the model even 99 % leaves a pause just over the limit, but 76 % is
+      // known not to converge: the policy moves to the throttle that comes closest, not stays put.
+      Progress p = sample().total(DataSize.mib(40)).remaining(DataSize.mib(32)).workingSet(DataSize.mib(32))
+          .dirtyRate(1_948).bandwidth(Bandwidth.bytesPerSecond(8_000_000)).expectedDowntime(Duration.ofMillis(4_324))
+          .throttle(76).build();
+      Decision d = pred.decide(p);
+      assertThat(throttleOf(d)).isEqualTo(99);
+      assertThat(d.reason()).contains("no throttle up to 99 % meets the limit by the model, the closest");
+      assertThat(pred.decide(sample().total(DataSize.mib(40)).remaining(DataSize.mib(32))
+          .workingSet(DataSize.mib(32)).dirtyRate(1_948).bandwidth(Bandwidth.bytesPerSecond(8_000_000))
+          .expectedDowntime(Duration.ofMillis(4_324)).throttle(99).build()).isEmpty())
+          .as("already at the top: nothing closer to take").isTrue();
+    }
+
+    @Test
     void decide_nothingMeetsTheLimit_switchesToPostCopyWhenAllowed() {
       Sample s = sample().dirtyRate(48_828).throttleAvailable(false).postCopyAvailable(true);
       assertThat(only(pred.decide(s.build()))).isInstanceOf(PolicyAction.SwitchToPostCopy.class);
