@@ -16,28 +16,12 @@ import java.nio.ByteBuffer;
  *
  * <p>Thread-safety: as described; {@link #missingPages} only after the streams handed over.
  */
-final class ArrivalMemory implements GuestMemory {
-  private final GuestMemory memory;
+final class ArrivalMemory extends ForwardingMemory {
   private final long[] arrived;
 
   ArrivalMemory(GuestMemory memory) {
-    this.memory = memory;
+    super(memory);
     this.arrived = new long[(int) ((memory.pageCount() + 63) >>> 6)];
-  }
-
-  @Override
-  public int pageSize() {
-    return memory.pageSize();
-  }
-
-  @Override
-  public long pageCount() {
-    return memory.pageCount();
-  }
-
-  @Override
-  public void readPage(long page, ByteBuffer dst) {
-    memory.readPage(page, dst);
   }
 
   @Override
@@ -50,11 +34,6 @@ final class ArrivalMemory implements GuestMemory {
   public void zeroPage(long page) {
     memory.zeroPage(page);
     mark(page);
-  }
-
-  @Override
-  public long residentBytes() {
-    return memory.residentBytes();
   }
 
   private void mark(long page) {

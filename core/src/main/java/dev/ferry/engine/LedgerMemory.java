@@ -12,13 +12,12 @@ import java.nio.ByteBuffer;
  * <p>Thread-safe as the memory it wraps, with the ledger's rule: a page is read (or written) only
  * by its stream's thread.
  */
-final class LedgerMemory implements GuestMemory {
-  private final GuestMemory memory;
+final class LedgerMemory extends ForwardingMemory {
   private final PageLedger ledger;
   private final boolean onRead;
 
   private LedgerMemory(GuestMemory memory, PageLedger ledger, boolean onRead) {
-    this.memory = memory;
+    super(memory);
     this.ledger = ledger;
     this.onRead = onRead;
   }
@@ -31,16 +30,6 @@ final class LedgerMemory implements GuestMemory {
   /** The destination's view: records what is written. */
   static GuestMemory receiving(GuestMemory memory, PageLedger ledger) {
     return new LedgerMemory(memory, ledger, false);
-  }
-
-  @Override
-  public int pageSize() {
-    return memory.pageSize();
-  }
-
-  @Override
-  public long pageCount() {
-    return memory.pageCount();
   }
 
   @Override
@@ -67,10 +56,5 @@ final class LedgerMemory implements GuestMemory {
       ledger.recordZero(page);
     }
     memory.zeroPage(page);
-  }
-
-  @Override
-  public long residentBytes() {
-    return memory.residentBytes();
   }
 }

@@ -302,7 +302,6 @@ final class Link implements AutoCloseable {
     return roundEndsSent.get();
   }
 
-
   /** Writes the encoder's frame under the write lock and returns the bytes it took on the wire. */
   long sendPages(PageBatchEncoder encoder) throws IOException {
     writeLock.lock();

@@ -104,6 +104,9 @@ public final class PageBatchDecoder {
               throw bad(i, index, "ZERO_RUN of " + run + " pages: not 2.." + WireFormat.MAX_ZERO_RUN
                   + " or past guest memory of " + pageCount + " pages");
             }
+            if (pages - pages0 + run > WireFormat.MAX_FRAME_PAGES) {
+              throw bad(i, index, "the frame covers more than " + WireFormat.MAX_FRAME_PAGES + " pages");
+            }
             for (long z = index; z < index + run; z++) {
               target.zeroPage(z);
             }

@@ -105,7 +105,7 @@ public final class PageBatchEncoder {
    *     batch is left as it was
    */
   public boolean add(long pageIndex, GuestMemory memory) {
-    if (count == maxPages) {
+    if (isFull()) {
       return false;
     }
     if (memory.pageSize() != pageSize) {
@@ -231,7 +231,7 @@ public final class PageBatchEncoder {
 
   /** Whether the next {@link #add} would return false. */
   public boolean isFull() {
-    return count == maxPages;
+    return count == maxPages || batchPages == WireFormat.MAX_FRAME_PAGES;
   }
 
   /** The session's page size. */

@@ -73,8 +73,15 @@ public final class WireFormat {
    */
   public static final int PAGE_ZERO_RUN = 3;
 
-  /** Longest zero run in one entry. */
-  public static final int MAX_ZERO_RUN = 1 << 30;
+  /** Longest zero run in one entry: 4096 pages. */
+  public static final int MAX_ZERO_RUN = 4096;
+
+  /**
+   * Most pages one PAGES frame may cover, zero runs counted by their pages: 65,536. It bounds what
+   * 13 bytes of a peer can make a receiver do, and how much memory a sender reads between two
+   * frames (the checks for cancel and deadline run between frames).
+   */
+  public static final int MAX_FRAME_PAGES = 65_536;
 
   /** Bytes before a page's data in a PAGES frame: u64 page index, u8 encoding. */
   public static final int PAGE_ENTRY_HEADER = 9;

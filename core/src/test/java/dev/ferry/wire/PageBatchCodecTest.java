@@ -5,6 +5,7 @@ import static dev.ferry.wire.WireTestSupport.in;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.spi.GuestMemory;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -148,10 +149,54 @@ class PageBatchCodecTest {
   }
 
   @Test
+  void zeroRuns_aLargeZeroGuest_isSentInBoundedFramesAndArrivesWhole() throws Exception {
+    // 200,000 zero pages: runs of at most MAX_ZERO_RUN, frames of at most MAX_FRAME_PAGES pages, so
+    // the sender's checks between frames run every 256 MiB of guest memory at the latest.
+    long pageCount = 200_000;
+    ZeroMemory zeros = new ZeroMemory(pageCount);
+    PageBatchEncoder enc = new PageBatchEncoder(4096, WireCompression.NONE).zeroRuns(true);
+    List<Integer> framePages = new ArrayList<>();
+    byte[] bytes = bytesOf(w -> {
+      for (long p = 0; p < pageCount; p++) {
+        if (!enc.add(p, zeros)) {
+          framePages.add(enc.flush(w));
+          assertThat(enc.add(p, zeros)).isTrue();
+        }
+      }
+      framePages.add(enc.flush(w));
+    });
+    assertThat(framePages).hasSize(4).allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(WireFormat.MAX_FRAME_PAGES));
+    assertThat(bytes.length).as("13 bytes per run of 4096 pages, and the framing").isLessThan(1024);
+    FrameReader r = new FrameReader(in(bytes));
+    PageBatchDecoder dec = new PageBatchDecoder(4096);
+    long applied = 0;
+    while (r.bytesRead() < bytes.length) {
+      applied += dec.apply(r.next().payload(), zeros);
+    }
+    assertThat(applied).isEqualTo(pageCount);
+    assertThat(zeros.zeroedPages()).as("every page zeroed").isEqualTo(pageCount);
+  }
+
+  @Test
+  void apply_zeroRunsCoveringMoreThanAFrameMay_isRefused() {
+    PageBatchDecoder dec = new PageBatchDecoder(4096);
+    ZeroMemory dst = new ZeroMemory(1 << 17);
+    int runs = WireFormat.MAX_FRAME_PAGES / WireFormat.MAX_ZERO_RUN + 1;
+    ByteBuffer payload = ByteBuffer.allocate(4 + 13 * runs).putInt(runs);
+    for (int i = 0; i < runs; i++) {
+      payload.putLong((long) i * WireFormat.MAX_ZERO_RUN).put((byte) WireFormat.PAGE_ZERO_RUN)
+          .putInt(WireFormat.MAX_ZERO_RUN);
+    }
+    payload.flip();
+    assertThatThrownBy(() -> dec.apply(payload, dst)).isInstanceOf(ProtocolException.class)
+        .hasMessageContaining("the frame covers more than 65536 pages");
+  }
+
+  @Test
   void apply_zeroRunPastGuestMemoryOrOfOnePage_isRefused() {
     PageBatchDecoder dec = new PageBatchDecoder(4096);
-    HeapGuestMemory dst = new HeapGuestMemory(4096, 10);
-    for (long[] bad : new long[][] {{8, 3}, {0, 1}, {0, 0}}) {
+    HeapGuestMemory dst = new HeapGuestMemory(4096, 10_000);
+    for (long[] bad : new long[][] {{9_998, 3}, {0, 1}, {0, 0}, {0, WireFormat.MAX_ZERO_RUN + 1}}) {
       ByteBuffer payload = ByteBuffer.allocate(4 + 13);
       payload.putInt(1).putLong(bad[0]).put((byte) WireFormat.PAGE_ZERO_RUN).putInt((int) bad[1]).flip();
       assertThatThrownBy(() -> dec.apply(payload, dst)).isInstanceOf(ProtocolException.class)
@@ -327,5 +372,46 @@ class PageBatchCodecTest {
   void apply_targetOfOtherPageSize_isRefusedAsBug() {
     assertThatThrownBy(() -> new PageBatchDecoder(512).apply(payload(0), new HeapGuestMemory(1024, 1)))
         .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** Guest memory that is all zeros and remembers which pages were zeroed, at 1 bit a page. */
+  static final class ZeroMemory implements GuestMemory {
+    private static final byte[] ZERO_PAGE = new byte[4096];
+    private final long pageCount;
+    private final java.util.BitSet zeroed = new java.util.BitSet();
+
+    ZeroMemory(long pageCount) {
+      this.pageCount = pageCount;
+    }
+
+    @Override
+    public int pageSize() {
+      return 4096;
+    }
+
+    @Override
+    public long pageCount() {
+      return pageCount;
+    }
+
+    @Override
+    public void readPage(long page, ByteBuffer dst) {
+      dst.put(ZERO_PAGE, 0, 4096);
+    }
+
+    @Override
+    public void writePage(long page, ByteBuffer src) {
+      throw new AssertionError("a zero page arrived as data: " + page);
+    }
+
+    @Override
+    public void zeroPage(long page) {
+      zeroed.set((int) page);
+    }
+
+    /** Pages zeroed so far. */
+    long zeroedPages() {
+      return zeroed.cardinality();
+    }
   }
 }

@@ -66,24 +66,25 @@ final class NativeChunks {
     if (!MAPPED) {
       return ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN);
     }
-    // Map 2 MiB more than asked, then unmap the unaligned head and the tail, so that every 2 MiB
-    // of the chunk can be a huge page.
-    long span = size + HUGE;
+    // With huge pages, map 2 MiB more than asked, then unmap the unaligned head and the tail, so
+    // that every 2 MiB of the chunk can be a huge page; without, the kernel's address will do.
+    long span = HUGE_PAGES ? size + HUGE : size;
     long base = LibC.mmap(0, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (base == MAP_FAILED) {
       throw new OutOfMemoryError("the operating system refused " + size + " bytes of guest memory (mmap errno "
           + Native.getLastError() + ")");
     }
-    long start = (base + HUGE - 1) & -HUGE;
-    if (start > base) {
-      LibC.munmap(base, start - base);
-    }
-    long end = start + size;
-    long tail = base + span - end;
-    if (tail > 0) {
-      LibC.munmap(end, tail);
-    }
+    long start = base;
     if (HUGE_PAGES) {
+      start = (base + HUGE - 1) & -HUGE;
+      if (start > base) {
+        LibC.munmap(base, start - base);
+      }
+      long end = start + size;
+      long tail = base + span - end;
+      if (tail > 0) {
+        LibC.munmap(end, tail);
+      }
       LibC.madvise(start, size, MADV_HUGEPAGE); // advice only: without huge pages it still works
     }
     MAPPED_BYTES.addAndGet(size);
