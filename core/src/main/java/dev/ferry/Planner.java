@@ -7,6 +7,7 @@ import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DirtyLog;
 import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
+import dev.ferry.wire.WireFormat;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -74,11 +75,13 @@ final class Planner {
     int throttle = vm.throttle().map(t -> t.percent()).orElse(0);
     PreCopyModel model = new PreCopyModel(desc.memory().bytes(), rate.bytesPerSecond(), workingSet, cold, throttle,
         overhead, PreCopyModel.MIN_ROUND_SECONDS);
-    // Round 0 sends what holds data; a zero page costs its entry header on the wire.
+    // Round 0 sends what may hold data, each page with its entry header; the rest is zeros, which go
+    // as zero runs (one entry for up to MAX_ZERO_RUN pages).
     long resident = vm.memory().map(m -> Math.min(desc.memory().bytes(), Math.max(0, m.residentBytes())))
         .orElse(desc.memory().bytes());
     double zeroPages = (desc.memory().bytes() - resident) / (double) pageSize;
-    double firstPass = resident * (1 + 9.0 / pageSize) + zeroPages * 9;
+    double firstPass = resident * (1 + (double) WireFormat.PAGE_ENTRY_HEADER / pageSize)
+        + Math.ceil(zeroPages / WireFormat.MAX_ZERO_RUN) * (WireFormat.PAGE_ENTRY_HEADER + 4);
     PolicySimulator sim = new PolicySimulator(model, pageSize, options.maxDowntime(), options.deadline(),
         vm.throttle().isPresent(), options.allowPostCopy(), firstPass);
     PolicySimulator.Run run = sim.run(options.policy());

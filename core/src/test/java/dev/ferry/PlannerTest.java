@@ -43,6 +43,7 @@ class PlannerTest {
   @Test
   void plan_quietGuest_convergesWithoutSteps() {
     Vm vm = vm("quiet", Workload.uniform(1_000));
+    sim.vm("quiet").orElseThrow().fillRandom(5); // every page holds data: all 64 MiB to send
     MigrationPlan plan = Ferry.plan(vm, Bandwidth.mbps(100), MigrationOptions.defaults(), Duration.ofMillis(400));
     assertThat(plan.run().ending()).isEqualTo(PolicySimulator.Ending.CONVERGED);
     assertThat(plan.dirtyRatePagesPerSecond()).isBetween(200L, 2_000L);

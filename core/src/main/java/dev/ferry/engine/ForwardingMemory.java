@@ -42,6 +42,11 @@ abstract class ForwardingMemory implements GuestMemory {
   }
 
   @Override
+  public boolean knownZero(long page) {
+    return memory.knownZero(page);
+  }
+
+  @Override
   public long residentBytes() {
     return memory.residentBytes();
   }

@@ -41,6 +41,19 @@ final class LedgerMemory extends ForwardingMemory {
     }
   }
 
+  /**
+   * Asked by the sender's encoder just before it sends the page: a page known to be zero is sent as
+   * a zero entry without being read, so on the source that is where it is recorded as sent.
+   */
+  @Override
+  public boolean knownZero(long page) {
+    boolean zero = memory.knownZero(page);
+    if (zero && onRead) {
+      ledger.recordZero(page);
+    }
+    return zero;
+  }
+
   @Override
   public void writePage(long page, ByteBuffer src) {
     int at = src.position();

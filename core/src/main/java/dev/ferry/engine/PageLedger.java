@@ -110,9 +110,15 @@ final class PageLedger {
     long[] first = new long[keep];
     int listed = 0;
     for (long p = 0; p < pageCount; p++) {
-      page.clear();
-      memory.readPage(p, page);
-      if (hash(page, 0, pageSize, p) != hashOf(p)) {
+      long h;
+      if (memory.knownZero(p)) {
+        h = 0;
+      } else {
+        page.clear();
+        memory.readPage(p, page);
+        h = hash(page, 0, pageSize, p);
+      }
+      if (h != hashOf(p)) {
         if (listed < keep) {
           first[listed++] = p;
         }

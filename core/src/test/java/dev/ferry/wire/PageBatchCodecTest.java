@@ -52,7 +52,7 @@ class PageBatchCodecTest {
   }
 
   /** Encodes {@code order} of {@code src} into frames, decodes them into {@code dst}; returns the bytes. */
-  static byte[] transfer(HeapGuestMemory src, List<Long> order, PageBatchEncoder enc, HeapGuestMemory dst)
+  static byte[] transfer(GuestMemory src, List<Long> order, PageBatchEncoder enc, HeapGuestMemory dst)
       throws Exception {
     byte[] bytes = bytesOf(w -> {
       for (long p : order) {
@@ -175,6 +175,53 @@ class PageBatchCodecTest {
     }
     assertThat(applied).isEqualTo(pageCount);
     assertThat(zeros.zeroedPages()).as("every page zeroed").isEqualTo(pageCount);
+  }
+
+  @Test
+  void add_pagesTheBackendKnowsAreZero_areSentAsZerosWithoutBeingRead() throws Exception {
+    int ps = 4096;
+    HeapGuestMemory data = new HeapGuestMemory(ps, 8);
+    data.set(5, content(Kind.RANDOM, ps, 5));
+    // Pages 0-4 and 6-7 were never written: the backend says so, and reading them is an error.
+    GuestMemory sparse = new GuestMemory() {
+      @Override
+      public int pageSize() {
+        return ps;
+      }
+
+      @Override
+      public long pageCount() {
+        return 8;
+      }
+
+      @Override
+      public boolean knownZero(long page) {
+        return page != 5;
+      }
+
+      @Override
+      public void readPage(long page, ByteBuffer dst) {
+        if (page != 5) {
+          throw new AssertionError("page " + page + " is known to be zero and was read");
+        }
+        data.readPage(page, dst);
+      }
+
+      @Override
+      public void writePage(long page, ByteBuffer src) {
+        throw new UnsupportedOperationException();
+      }
+    };
+    HeapGuestMemory dst = new HeapGuestMemory(ps, 8);
+    dst.poison();
+    PageBatchEncoder enc = new PageBatchEncoder(ps, WireCompression.NONE).zeroRuns(true);
+    byte[] bytes = transfer(sparse, List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L), enc, dst);
+    assertThat(enc.zeroPages()).isEqualTo(7);
+    int header = WireFormat.HEADER_LENGTH + 4 + WireFormat.TRAILER_LENGTH;
+    assertThat(bytes.length).as("a run of 5, the raw page, a run of 2").isEqualTo(header + (9 + 4) + (9 + ps) + (9 + 4));
+    for (long p = 0; p < 8; p++) {
+      assertThat(dst.get(p)).as("page %d", p).isEqualTo(data.get(p));
+    }
   }
 
   @Test

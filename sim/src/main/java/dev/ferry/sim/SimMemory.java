@@ -6,6 +6,7 @@ import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.StampedLock;
 
@@ -16,7 +17,13 @@ import java.util.concurrent.locks.StampedLock;
  * bytes (or one page, if pages are larger). A chunk is allocated on the first write that touches
  * it, so a 64 GiB guest that has written nothing costs a few kilobytes, and a 16 GiB guest costs
  * 16 GiB only once it has written everywhere. A chunk that was never allocated reads as zeros, and
- * {@link #zeroPage} on it does nothing. Page copies are absolute bulk {@code get/put} between
+ * {@link #zeroPage} on it does nothing. A bitmap of one bit per page records which pages were ever
+ * written (set before the data lands, so a reader that sees the bit clear may take the page as zero:
+ * the write that follows is the dirty log's to report). A page never written reads as zeros without
+ * touching its chunk, {@link #knownZero} answers from the bit, and {@link #residentBytes} counts
+ * written pages, not chunks: a 64 GiB guest that wrote 2 GiB in scattered pages is 2 GiB to send and
+ * to hold, whatever its chunks span. The bitmap costs one bit per page (2 MiB of heap for 64 GiB).
+ * Page copies are absolute bulk {@code get/put} between
  * buffers ({@code ByteBuffer.put(int, ByteBuffer, int, int)}, Java 16+), so the page loop allocates
  * nothing and a direct-to-direct copy is a {@code memcpy}. Byte order is little-endian everywhere,
  * so digests do not depend on the platform.
@@ -47,6 +54,8 @@ public final class SimMemory implements GuestMemory {
   private final AtomicReferenceArray<ByteBuffer> chunks;
   private final ByteBuffer zeroPage;
   private final AtomicLong allocated = new AtomicLong();
+  private final AtomicLongArray written;
+  private final AtomicLong writtenPages = new AtomicLong();
   private final StampedLock lock = new StampedLock();
   private volatile boolean released;
 
@@ -78,6 +87,7 @@ public final class SimMemory implements GuestMemory {
     }
     this.lastChunkBytes = bytes - ((chunkCount - 1) << chunkShift);
     this.chunks = new AtomicReferenceArray<>((int) chunkCount);
+    this.written = new AtomicLongArray((int) ((pageCount + 63) >>> 6));
     this.zeroPage = ByteBuffer.allocateDirect(pageSize).asReadOnlyBuffer();
   }
 
@@ -101,10 +111,17 @@ public final class SimMemory implements GuestMemory {
     return allocated.get();
   }
 
-  /** What the destination must hold: the chunks allocated so far (never-written chunks are zeros). */
+  /** What the destination must hold: the pages written so far (a page never written is zeros). */
   @Override
   public long residentBytes() {
-    return allocated.get();
+    return writtenPages.get() << pageShift;
+  }
+
+  /** Whether page {@code page} was never written, so holds zeros; answered without reading it. */
+  @Override
+  public boolean knownZero(long page) {
+    checkPage(page);
+    return !isWritten(page);
   }
 
   /**
@@ -131,7 +148,7 @@ public final class SimMemory implements GuestMemory {
     try {
       checkLive();
       ByteBuffer chunk = chunks.get(chunkIndex(page));
-      if (chunk == null) {
+      if (chunk == null || !isWritten(page)) {
         dst.put(pos, zeroPage, 0, pageSize);
       } else {
         dst.put(pos, chunk, offsetInChunk(page), pageSize);
@@ -152,7 +169,9 @@ public final class SimMemory implements GuestMemory {
     long stamp = lock.readLock();
     try {
       checkLive();
-      chunkForWrite(chunkIndex(page)).put(offsetInChunk(page), src, pos, pageSize);
+      ByteBuffer chunk = chunkForWrite(chunkIndex(page));
+      markWritten(page);
+      chunk.put(offsetInChunk(page), src, pos, pageSize);
     } finally {
       lock.unlockRead(stamp);
     }
@@ -169,7 +188,7 @@ public final class SimMemory implements GuestMemory {
       int at = offsetInChunk(page);
       // A page already zero is left alone: reading a never-touched page of a mapped chunk maps the
       // kernel's zero page, writing zeros would allocate memory for nothing.
-      if (chunk != null && chunk.slice(at, pageSize).mismatch(zeroPage) >= 0) {
+      if (chunk != null && isWritten(page) && chunk.slice(at, pageSize).mismatch(zeroPage) >= 0) {
         chunk.put(at, zeroPage, 0, pageSize);
       }
     } finally {
@@ -183,6 +202,7 @@ public final class SimMemory implements GuestMemory {
    */
   void writeSlot(long page, int offset, long w0, long w1, long w2, long w3) {
     ByteBuffer chunk = chunkForWrite(chunkIndex(page));
+    markWritten(page);
     int at = offsetInChunk(page) + offset;
     chunk.putLong(at, w0);
     chunk.putLong(at + 8, w1);
@@ -202,7 +222,8 @@ public final class SimMemory implements GuestMemory {
       long acc = GuestMemoryDigest.start(pageCount, pageSize);
       for (long page = 0; page < pageCount; page++) {
         ByteBuffer chunk = chunks.get(chunkIndex(page));
-        long h = chunk == null ? zeroHash : GuestMemoryDigest.pageHash(chunk, offsetInChunk(page), pageSize);
+        long h = chunk == null || !isWritten(page) ? zeroHash
+            : GuestMemoryDigest.pageHash(chunk, offsetInChunk(page), pageSize);
         acc = GuestMemoryDigest.combine(acc, h);
       }
       return GuestMemoryDigest.finish(acc);
@@ -218,7 +239,7 @@ public final class SimMemory implements GuestMemory {
     try {
       checkLive();
       ByteBuffer chunk = chunks.get(chunkIndex(page));
-      return chunk == null
+      return chunk == null || !isWritten(page)
           ? GuestMemoryDigest.pageHash(zeroPage, 0, pageSize)
           : GuestMemoryDigest.pageHash(chunk, offsetInChunk(page), pageSize);
     } finally {
@@ -237,6 +258,7 @@ public final class SimMemory implements GuestMemory {
         return;
       }
       released = true;
+      writtenPages.set(0);
       for (int i = 0; i < chunks.length(); i++) {
         ByteBuffer chunk = chunks.getAndSet(i, null);
         if (chunk != null) {
@@ -262,6 +284,19 @@ public final class SimMemory implements GuestMemory {
     }
     ChunkPool.give(fresh);
     return chunks.get(index);
+  }
+
+  private boolean isWritten(long page) {
+    return (written.get((int) (page >>> 6)) & (1L << page)) != 0;
+  }
+
+  /** Sets the page's bit before its data lands (see the class note); counts it the first time. */
+  private void markWritten(long page) {
+    int word = (int) (page >>> 6);
+    long bit = 1L << page;
+    if ((written.get(word) & bit) == 0 && (written.getAndAccumulate(word, bit, (a, b) -> a | b) & bit) == 0) {
+      writtenPages.incrementAndGet();
+    }
   }
 
   private int chunkIndex(long page) {

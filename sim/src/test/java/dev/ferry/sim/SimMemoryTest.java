@@ -36,6 +36,55 @@ class SimMemoryTest {
   }
 
   @Test
+  void residentBytes_countsWrittenPagesNotChunks_andKnownZeroAnswersWithoutReading() {
+    SimMemory m = new SimMemory(DataSize.gib(64).pages(PAGE), PAGE);
+    // Three pages, each in a chunk of its own: three chunks mapped, three pages to send and hold.
+    long[] pages = {7, m.pageCount() / 2, m.pageCount() - 1};
+    for (long p : pages) {
+      m.writePage(p, pattern(3));
+    }
+    m.writePage(7, pattern(4)); // written again: still one page
+    assertThat(m.allocatedBytes()).isEqualTo(3L * SimMemory.CHUNK_SIZE);
+    assertThat(m.residentBytes()).isEqualTo(3L * PAGE);
+    assertThat(m.knownZero(7)).isFalse();
+    assertThat(m.knownZero(8)).as("a never-written page in a mapped chunk").isTrue();
+    assertThat(m.knownZero(123_456)).as("a page of a chunk never mapped").isTrue();
+    ByteBuffer buf = ByteBuffer.allocate(PAGE);
+    m.readPage(8, buf);
+    assertThat(isZero(buf)).isTrue();
+    m.zeroPage(7); // zeroed, so it holds no data, but it was written: never promised zero
+    assertThat(m.knownZero(7)).isFalse();
+    assertThatThrownBy(() -> m.knownZero(m.pageCount())).isInstanceOf(IndexOutOfBoundsException.class);
+    m.release();
+    assertThat(m.residentBytes()).isZero();
+  }
+
+  @Test
+  void vcpuWrites_markTheirPagesWritten() throws InterruptedException {
+    SimVm vm = SimHost.named("writes").createVm(SimVmSpec.builder("w").memory(DataSize.mib(64))
+        .workload(Workload.uniform(20_000)).seed(3).build());
+    SimMemory m = vm.guestMemory();
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (m.residentBytes() == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    vm.pause();
+    long written = 0;
+    ByteBuffer buf = ByteBuffer.allocate(PAGE);
+    for (long p = 0; p < m.pageCount(); p++) {
+      buf.clear();
+      m.readPage(p, buf);
+      if (!isZero(buf)) {
+        assertThat(m.knownZero(p)).as("page %d holds data", p).isFalse();
+        written++;
+      }
+    }
+    assertThat(written).isPositive();
+    assertThat(m.residentBytes()).isGreaterThanOrEqualTo(written * PAGE);
+    vm.stop();
+  }
+
+  @Test
   void createVm_sparse64GiB_isCheapUntilWritten() {
     // A host declaring more memory than the machine has (overcommitted): the VM is sparse.
     SimVm vm = SimHost.named("sparse", DataSize.gib(128), SimHost.DEFAULT_CPU).createVm(SimVmSpec.builder("big").memory(DataSize.gib(64)).build());

@@ -49,6 +49,20 @@ public interface GuestMemory {
   }
 
   /**
+   * Whether page {@code page} is known to hold only zeros without reading it (a sparse backend's
+   * page that was never written). The engine sends such a page as a zero entry and does not read
+   * it, so a sparse guest's untouched memory costs neither reads nor faults. {@code true} is a
+   * promise: a page that may hold data must answer {@code false}, which is the default (the engine
+   * then reads the page and checks it for zeros itself). A page written while this is asked may
+   * answer either way; the dirty log reports that write, as for a torn read.
+   *
+   * @throws IndexOutOfBoundsException if the page is outside guest memory
+   */
+  default boolean knownZero(long page) {
+    return false;
+  }
+
+  /**
    * Fills page {@code page} with zeros. Backends whose memory can be sparse should release the page
    * instead of writing zeros.
    */
