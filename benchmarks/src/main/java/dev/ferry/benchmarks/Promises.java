@@ -38,7 +38,10 @@ import java.util.Locale;
  * completing, and the median throughput (bytes on the wire over the total time). Its last lines:
  * {@code worst-downtime-ratio: X} (the largest downtime / limit of every run) and
  * {@code plan-error-p90: Y} (the 90th percentile of the plan's error over every run), then
- * {@code outcome-mismatches: N}.
+ * {@code outcome-mismatches: N}. Beside the plan's error each cell shows the probe's: how far the
+ * link figure the plan assumed was from the rate round 0 then got ({@code |probe - round 0| /
+ * round 0}), printed over all runs as {@code link-error-p90}, so a plan that erred because its
+ * input did is told from one whose model did.
  *
  * <p>Usage: {@code promises [--quick] [--repeat 3]}; {@code --quick}: 1 GiB only, one repetition
  * (under three minutes).
@@ -50,9 +53,15 @@ final class Promises {
 
   /** One run's figures, as the child JVM prints them. */
   record Run(long memoryGib, long dirtyRate, boolean verify, int streams, String outcome, long downtimeMs,
-      double planSeconds, double actualSeconds, boolean planCompletes, double gbps) {
+      double planSeconds, double actualSeconds, boolean planCompletes, double gbps, double probeGbps,
+      double round0Gbps) {
     double planError() {
       return Math.abs(planSeconds - actualSeconds) / actualSeconds;
+    }
+
+    /** How far the probe's link figure was from what round 0 got: the plan's input, not its model. */
+    double linkError() {
+      return round0Gbps <= 0 ? 0 : Math.abs(probeGbps - round0Gbps) / round0Gbps;
     }
 
     boolean agrees() {
@@ -78,8 +87,8 @@ final class Promises {
     List<Run> all = new ArrayList<>();
     out.println("promises: memory x dirty rate x verify x streams, " + repeat + " repetition(s) each, a JVM per run;"
         + " limit " + LIMIT.toMillis() + " ms");
-    out.println("memory  dirty/s  verify  streams  worst downtime/limit  plan error (worst)  plan=outcome  "
-        + "median GB/s  outcomes");
+    out.println("memory  dirty/s  verify  streams  worst downtime/limit  plan error (worst)  link error (worst)  "
+        + "plan=outcome  median GB/s  outcomes");
     long t0 = System.nanoTime();
     for (long gib : sizes) {
       for (long rate : rates) {
@@ -98,25 +107,34 @@ final class Promises {
     double worst = all.stream().mapToDouble(r -> r.downtimeMs() / (double) LIMIT.toMillis()).max().orElse(0);
     List<Double> errors = new ArrayList<>(all.stream().map(Run::planError).toList());
     Collections.sort(errors);
-    double p90 = errors.get(Math.min(errors.size() - 1, (int) Math.ceil(errors.size() * 0.9) - 1));
+    double p90 = p90(errors);
+    List<Double> linkErrors = new ArrayList<>(all.stream().map(Run::linkError).toList());
+    Collections.sort(linkErrors);
     long mismatches = all.stream().filter(r -> !r.agrees()).count();
     out.printf(Locale.ROOT, "%d runs in %.0f s%n", all.size(), (System.nanoTime() - t0) / 1e9);
     out.printf(Locale.ROOT, "worst-downtime-ratio: %.2f%n", worst);
     out.printf(Locale.ROOT, "plan-error-p90: %.2f%n", p90);
+    out.printf(Locale.ROOT, "link-error-p90: %.2f%n", p90(linkErrors));
     out.printf("outcome-mismatches: %d%n", mismatches);
     return worst <= 1.0 && p90 < 0.2 && mismatches == 0 ? 0 : 1;
+  }
+
+  private static double p90(List<Double> sorted) {
+    return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(sorted.size() * 0.9) - 1));
   }
 
   private static void print(PrintStream out, List<Run> cell) {
     Run first = cell.get(0);
     double worst = cell.stream().mapToDouble(r -> r.downtimeMs() / (double) LIMIT.toMillis()).max().orElse(0);
     double planErr = cell.stream().mapToDouble(Run::planError).max().orElse(0);
+    double linkErr = cell.stream().mapToDouble(Run::linkError).max().orElse(0);
     boolean agree = cell.stream().allMatch(Run::agrees);
     List<Double> gbps = new ArrayList<>(cell.stream().map(Run::gbps).toList());
     Collections.sort(gbps);
     String outcomes = String.join(",", cell.stream().map(Run::outcome).toList());
-    out.printf(Locale.ROOT, "%3d GiB  %7d  %6s  %7d  %20.2f  %18.0f%%  %12s  %11.2f  %s%n", first.memoryGib(),
-        first.dirtyRate(), first.verify() ? "on" : "off", first.streams(), worst, planErr * 100, agree ? "yes" : "NO",
+    out.printf(Locale.ROOT, "%3d GiB  %7d  %6s  %7d  %20.2f  %18.0f%%  %18.0f%%  %12s  %11.2f  %s%n",
+        first.memoryGib(), first.dirtyRate(), first.verify() ? "on" : "off", first.streams(), worst, planErr * 100,
+        linkErr * 100, agree ? "yes" : "NO",
         gbps.get(gbps.size() / 2), outcomes);
   }
 
@@ -145,14 +163,18 @@ final class Promises {
     if (result == null) {
       out.println("a run printed no result; its output:");
       lines.stream().skip(Math.max(0, lines.size() - 20)).forEach(l -> out.println("  " + l));
-      return new Run(gib, rate, verify, streams, "NO_RESULT", Long.MAX_VALUE / 2, 0, 1, true, 0);
+      return new Run(gib, rate, verify, streams, "NO_RESULT", Long.MAX_VALUE / 2, 0, 1, true, 0, 0, 0);
     }
     String[] f = result.substring(4).split(" ");
     return new Run(gib, rate, verify, streams, f[0], Long.parseLong(f[1]), Double.parseDouble(f[2]),
-        Double.parseDouble(f[3]), Boolean.parseBoolean(f[4]), Double.parseDouble(f[5]));
+        Double.parseDouble(f[3]), Boolean.parseBoolean(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]),
+        Double.parseDouble(f[7]));
   }
 
-  /** One repetition: {@code gib rate verify streams}; prints {@code RUN outcome downtimeMs plan actual completes gbps}. */
+  /**
+   * One repetition: {@code gib rate verify streams}; prints
+   * {@code RUN outcome downtimeMs plan actual completes gbps probeGbps round0Gbps}.
+   */
   public static void main(String[] args) throws Exception {
     long gib = Long.parseLong(args[0]);
     long rate = Long.parseLong(args[1]);
@@ -170,8 +192,10 @@ final class Promises {
       MigrationPlan plan = Ferry.plan(vm, link, options, Duration.ofSeconds(1));
       MigrationResult r = a.migrate(vm, target, options).completion().get();
       double actual = r.totalTime().toNanos() / 1e9;
-      System.out.printf(Locale.ROOT, "RUN %s %d %.3f %.3f %s %.3f%n", r.outcome(), r.downtimeMillisOrMinusOne(),
-          plan.run().total().toNanos() / 1e9, actual, plan.run().completes(), r.bytesOnWire() / 1e9 / actual);
+      double round0 = r.rounds().isEmpty() ? 0 : r.rounds().get(0).bandwidth().bytesPerSecond() / 1e9;
+      System.out.printf(Locale.ROOT, "RUN %s %d %.3f %.3f %s %.3f %.3f %.3f%n", r.outcome(),
+          r.downtimeMillisOrMinusOne(), plan.run().total().toNanos() / 1e9, actual, plan.run().completes(),
+          r.bytesOnWire() / 1e9 / actual, link.bytesPerSecond() / 1e9, round0);
       if (!r.completed()) {
         System.out.println("cause: " + r.cause().map(Throwable::getMessage).orElse(""));
       }

@@ -4,6 +4,7 @@ import dev.ferry.MigrationEvent;
 import dev.ferry.Phase;
 import dev.ferry.Progress;
 import dev.ferry.RoundStats;
+import dev.ferry.policy.SwitchoverRule;
 import dev.ferry.spi.Bandwidth;
 import dev.ferry.spi.DataSize;
 import dev.ferry.spi.DirtyLog;
@@ -54,6 +55,8 @@ final class PreCopy implements Controller.Plane {
   private long roundPages;
   private long lastDirtyRate;
   private Duration lastExpected = Duration.ZERO;
+  /** The expected downtime of the last round that fitted the limit and waited ({@link SwitchoverRule}). */
+  private Duration lastFit;
   private dev.ferry.DowntimeBreakdown lastPrediction;
   private long lastPublishNanos;
   private Thread migrationThread;
@@ -144,6 +147,11 @@ final class PreCopy implements Controller.Plane {
       Controller.Verdict v = controller.decide(p, true);
       if (v.kind() == Controller.Kind.ABORT) {
         throw new Abort(dev.ferry.MigrationResult.Outcome.ROLLED_BACK, v.cause());
+      }
+      if (v.kind() == Controller.Kind.SWITCH_OVER && !SwitchoverRule.switchNow(p, lastFit)) {
+        lastFit = p.expectedDowntime();
+        controller.record(List.of(), SwitchoverRule.whyWait(p));
+        continue;
       }
       if (v.endsPreCopy()) {
         return new Ending(v.kind(), round);

@@ -23,8 +23,8 @@ import java.util.ArrayDeque;
  *       rounds of at least 1 MiB (never below 1, at most {@link #MAX_MARGIN});
  *   <li>the confirmation and the commit: one measured round trip each;
  *   <li>the pause, the device state and the activation, which only a stop-and-copy shows: what the
- *       last stop-and-copy of this process measured (each part's largest of the last few), or a
- *       prior before there was one.
+ *       last stop-and-copies of this process measured (each part's median of the last few, from the
+ *       last two minutes), or a prior before there was one.
  * </ul>
  * After the stop-and-copy the measured parts are compared with the prediction (see
  * {@link #overruns}), and the ones this process learns from are kept for the next migration.
@@ -40,6 +40,8 @@ public final class SwitchoverModel {
   static final Duration PAUSE_PRIOR = Duration.ofMillis(2);
   static final Duration ACTIVATION_PRIOR = Duration.ofMillis(2);
   static final long DEVICE_STATE_PRIOR_BYTES = 64 << 10;
+  /** How long what a stop-and-copy measured informs the next migrations' predictions. */
+  static final Duration HISTORY_TTL = Duration.ofMinutes(2);
 
   private final int pageSize;
   private final long rttNanos;
@@ -152,13 +154,15 @@ public final class SwitchoverModel {
   }
 
   /**
-   * What the stop-and-copies of this process showed of the parts only they measure: the largest of
-   * the last few of each, so that one quick pause does not make the next prediction optimistic.
+   * What the stop-and-copies of this process showed of the parts only they measure: the median of
+   * the last few of each (the lower middle of an even count), from the last {@link #HISTORY_TTL}.
+   * A median, not the largest: one stop-and-copy slowed by a busy moment (a 400 ms activation) would
+   * otherwise keep every later migration of the process from fitting its limit, since none of them
+   * could switch over to measure a faster one; and one quick pause does not make the next prediction
+   * optimistic either. Old figures expire, for the same reason.
    */
   private static final class History {
-    private static final ArrayDeque<Duration> PAUSES = new ArrayDeque<>();
-    private static final ArrayDeque<Duration> ACTIVATIONS = new ArrayDeque<>();
-    private static final ArrayDeque<Long> STATES = new ArrayDeque<>();
+    private static final ArrayDeque<long[]> SEEN = new ArrayDeque<>();
     final Duration pause;
     final Duration activation;
     final long deviceStateBytes;
@@ -170,17 +174,38 @@ public final class SwitchoverModel {
     }
 
     static synchronized History get() {
-      Duration p = PAUSES.stream().max(Duration::compareTo).orElse(PAUSE_PRIOR);
-      Duration a = ACTIVATIONS.stream().max(Duration::compareTo).orElse(ACTIVATION_PRIOR);
-      long s = STATES.stream().mapToLong(Long::longValue).max().orElse(DEVICE_STATE_PRIOR_BYTES);
-      return new History(p, a, s);
+      expire(System.nanoTime());
+      if (SEEN.isEmpty()) {
+        return new History(PAUSE_PRIOR, ACTIVATION_PRIOR, DEVICE_STATE_PRIOR_BYTES);
+      }
+      return new History(Duration.ofNanos(median(1)), Duration.ofNanos(median(2)), median(3));
     }
 
     static synchronized void learn(Duration pause, Duration activation, long deviceStateBytes) {
-      push(PAUSES, pause);
-      push(ACTIVATIONS, activation);
-      push(STATES, deviceStateBytes);
+      long now = System.nanoTime();
+      expire(now);
+      push(SEEN, new long[] {now, pause.toNanos(), activation.toNanos(), deviceStateBytes});
     }
+
+    static synchronized void forget() {
+      SEEN.clear();
+    }
+
+    private static void expire(long now) {
+      while (!SEEN.isEmpty() && now - SEEN.peekFirst()[0] > HISTORY_TTL.toNanos()) {
+        SEEN.removeFirst();
+      }
+    }
+
+    private static long median(int field) {
+      long[] v = SEEN.stream().mapToLong(e -> e[field]).sorted().toArray();
+      return v[(v.length - 1) / 2];
+    }
+  }
+
+  /** Forgets what earlier stop-and-copies showed (tests that teach the history an outlier). */
+  static void forgetHistory() {
+    History.forget();
   }
 
   /** The priors alone, as {@link dev.ferry.Ferry#plan} sees a stop-and-copy before any migration. */

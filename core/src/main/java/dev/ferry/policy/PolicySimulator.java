@@ -130,6 +130,7 @@ public record PolicySimulator(PreCopyModel model, int pageSize, Duration maxDown
     double watermark = Double.POSITIVE_INFINITY;
     long stalled = 0;
     double lastProgressAt = 0;
+    Duration lastFit = null;
     List<Step> steps = new ArrayList<>();
     List<Progress> trace = new ArrayList<>();
     for (long round = 0; round < MAX_ROUNDS; round++) {
@@ -140,10 +141,7 @@ public record PolicySimulator(PreCopyModel model, int pageSize, Duration maxDown
       double dirty = Math.min(model.memoryBytes(), model.workingSetAt(throttle) + model.coldRateAt(throttle) * roundSeconds);
       dirty = Math.floor(dirty / pageSize) * pageSize;
       double expected = dirty / bandwidth + overhead;
-      if (expected <= PreCopyModel.seconds(limit)) {
-        return new Run(Ending.CONVERGED, round + 1, PreCopyModel.duration(t + expected), PreCopyModel.duration(expected),
-            (long) (bytes + dirty), PreCopyModel.duration(slowdown), maxThrottle, steps, trace);
-      }
+      boolean fits = expected <= PreCopyModel.seconds(limit);
       if (round == 0 || dirty <= watermark * 0.9) {
         watermark = dirty;
         stalled = 0;
@@ -159,6 +157,17 @@ public record PolicySimulator(PreCopyModel model, int pageSize, Duration maxDown
           maxDowntime, DataSize.bytes((long) toSend), stalled, PreCopyModel.duration(t - lastProgressAt),
           throttleAvailable, postCopyAvailable);
       trace.add(p);
+      if (fits) {
+        // The engine's rule, the same code: begin now, or one more round while it still shrinks.
+        if (SwitchoverRule.switchNow(p, lastFit)) {
+          return new Run(Ending.CONVERGED, round + 1, PreCopyModel.duration(t + expected),
+              PreCopyModel.duration(expected), (long) (bytes + dirty), PreCopyModel.duration(slowdown), maxThrottle,
+              steps, trace);
+        }
+        lastFit = p.expectedDowntime();
+        toSend = dirty;
+        continue;
+      }
       Decision d = policy.decide(p);
       Objects.requireNonNull(d, "decision");
       boolean changed = false;

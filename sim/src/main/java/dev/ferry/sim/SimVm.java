@@ -311,7 +311,17 @@ public final class SimVm implements VmDriver {
       if (percent < 0 || percent > 99) {
         throw new IllegalArgumentException("throttle must be from 0 to 99 percent: " + percent);
       }
+      int before = throttlePercent;
       throttlePercent = percent;
+      if (percent < before) {
+        // A vCPU may be sleeping off a high throttle's debt (99 % of a slow batch is long): wake it to
+        // run at the new rate now, not when that sleep ends.
+        for (Vcpu v : vcpus) {
+          if (v.thread != null) {
+            LockSupport.unpark(v.thread);
+          }
+        }
+      }
     }
 
     @Override
@@ -457,7 +467,8 @@ public final class SimVm implements VmDriver {
           if (owedSleep >= MIN_TICK_NANOS) {
             long s0 = System.nanoTime();
             LockSupport.parkNanos(owedSleep);
-            owedSleep -= System.nanoTime() - s0;
+            // Lowered while asleep (the setter wakes us): the debt was owed at the old rate.
+            owedSleep = throttlePercent < th ? 0 : owedSleep - (System.nanoTime() - s0);
           }
         } else {
           owedSleep = 0;
