@@ -35,6 +35,7 @@ public final class Main {
       case "soak" -> System.exit(Soak.run(rest, System.out));
       case "promises" -> System.exit(Promises.run(rest, System.out));
       case "kvm-vs-qemu" -> System.exit(KvmVsQemu.run(rest, System.out));
+      case "sparse" -> System.exit(Sparse.run(rest, System.out));
       default -> {
         System.err.println("unknown command '" + args[0] + "'");
         usage(System.err);
@@ -66,6 +67,9 @@ public final class Main {
     out.println("  soak [--count 200] [--memory 64MiB]");
     out.println("      one busy VM migrated back and forth between two sim hosts; threads, file descriptors,");
     out.println("      direct memory and heap after every tenth migration, the 10th against the last.");
+    out.println("  sparse [--memory 64GiB] [--touched 2GiB]");
+    out.println("      a large VM that wrote little, spread over all of it, migrated with verification: bytes on");
+    out.println("      the wire, what each end holds, the process's peak resident memory over twice the touched.");
     out.println("  kvm-vs-qemu [--mb 1000] [--rate 100] [--settle S] [--repeat 1] [--kernel it/target/guest.elf]");
     out.println("      the test guest migrated by Ferry's engine between two ferry-kvm hosts and by QEMU between");
     out.println("      two QEMU/KVM processes, in one run: total, downtime, bytes, throughput, and the ratios.");
