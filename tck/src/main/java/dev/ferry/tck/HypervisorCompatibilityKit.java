@@ -478,6 +478,33 @@ public abstract class HypervisorCompatibilityKit {
     assertEquals(2 * memory.pageSize(), buf.position());
   }
 
+  @Test
+  void memory_knownZero_isNeverTrueForAPageThatHoldsData() throws InterruptedException {
+    // knownZero is a promise the engine acts on without reading the page: a page it calls zero is
+    // sent as zeros, so a page with data that answers true is lost on the destination.
+    VmDriver vm = busy("known-zero");
+    GuestMemory memory = facet(vm.memory(), "GuestMemory");
+    Thread.sleep(200);
+    vm.pause();
+    ByteBuffer page = ByteBuffer.allocateDirect(memory.pageSize());
+    long withData = 0;
+    for (long p = 0; p < memory.pageCount(); p++) {
+      page.clear();
+      memory.readPage(p, page);
+      page.flip();
+      boolean zero = true;
+      while (page.remaining() >= 8 && zero) {
+        zero = page.getLong() == 0;
+      }
+      if (!zero) {
+        withData++;
+        long at = p;
+        assertFalse(memory.knownZero(p), () -> "page " + at + " holds data but knownZero says it is zero");
+      }
+    }
+    assumeTrue(withData > 0, "the busy VM wrote no page in 200 ms: nothing to check");
+  }
+
   // ---------------------------------------------------------------- throttle
 
   @Test
