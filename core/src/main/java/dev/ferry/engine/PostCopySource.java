@@ -334,11 +334,17 @@ final class PostCopySource {
         + "stale and stays paused", unconfirmed, firstArr);
   }
 
+  /** What {@link PostCopyStats#notMeasured} says until the destination has reported. */
+  static final String NOT_YET_REPORTED = "faults and blocked times (the destination reports them when post-copy"
+      + " completes)";
+
   private PostCopyStats stats(Message.PostCopyComplete done) {
     Duration d = Duration.ofNanos(c.now() - startNanos);
     if (done == null) {
+      // The guest's faults and how long its vCPUs waited are counted on the destination, which
+      // reports them when it holds every page (POSTCOPY_COMPLETE): until then they are not known.
       return new PostCopyStats(d, 0, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO, requested,
-          prepaged, pushed, recoveries);
+          prepaged, pushed, recoveries, java.util.Optional.of(NOT_YET_REPORTED));
     }
     return new PostCopyStats(d, done.faults(), Duration.ofNanos(done.blockedNanosTotal()),
         Duration.ofNanos(done.blockedNanosP50()), Duration.ofNanos(done.blockedNanosP99()),

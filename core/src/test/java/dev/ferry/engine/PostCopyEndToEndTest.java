@@ -142,6 +142,11 @@ class PostCopyEndToEndTest {
     assertThat(pc.pagesPushed()).isPositive();
     assertThat(pc.blockedTotal()).isPositive();
     assertThat(pc.blockedMax()).isGreaterThanOrEqualTo(pc.blockedP99()).isGreaterThanOrEqualTo(pc.blockedP50());
+    assertThat(pc.notMeasured()).as("the destination reported its faults at the end").isEmpty();
+    assertThat(events).filteredOn(MigrationEvent.PostCopyProgress.class::isInstance)
+        .map(e -> ((MigrationEvent.PostCopyProgress) e).stats())
+        .as("before the destination reports, its faults are not known, not 0")
+        .allSatisfy(st -> assertThat(st.notMeasured()).hasValue(PostCopySource.NOT_YET_REPORTED));
     assertThat(events).anyMatch(e -> e instanceof MigrationEvent.PhaseChanged p && p.to() == Phase.POST_COPY);
     assertThat(r.actions()).anyMatch(a -> a.startsWith("switch to post-copy"));
 
