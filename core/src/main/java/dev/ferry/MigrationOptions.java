@@ -245,8 +245,9 @@ public final class MigrationOptions {
 
   /**
    * Whether the migration commits JDK Flight Recorder events ({@code dev.ferry.Migration},
-   * {@code dev.ferry.Round}, ... listed in {@link dev.ferry.jfr}): on by default. They reach a
-   * recording only when one is running and enables them, and cost a check per event otherwise.
+   * {@code dev.ferry.Round}, ... listed in {@linkplain dev.ferry the package documentation}): on by
+   * default. They reach a recording only when one is running and enables them, and cost a check per
+   * event otherwise.
    */
   public boolean flightRecorder() {
     return flightRecorder;

@@ -139,8 +139,9 @@ public final class ReceiverOptions {
 
   /**
    * Whether each incoming migration that ends commits a {@code dev.ferry.IncomingMigration} JDK
-   * Flight Recorder event (VM, this host, outcome, detail, time taken; see {@link dev.ferry.jfr}):
-   * on by default. It reaches a recording only when one runs and enables it.
+   * Flight Recorder event (VM, this host, outcome, detail, time taken; see
+   * {@linkplain dev.ferry the package documentation}): on by default. It reaches a recording only
+   * when one runs and enables it.
    */
   public boolean flightRecorder() {
     return flightRecorder;

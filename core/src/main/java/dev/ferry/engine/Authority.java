@@ -7,8 +7,8 @@ import java.util.Set;
  * Who holds the authoritative copy of the guest during one migration, on the source's side: the
  * one place that says whether the source may still be resumed.
  *
- * <p>Design note. Live migration keeps two copies of a guest for a while; the invariant of
- * DESIGN.md is that exactly one of them is authoritative. The source is, until it sends COMMIT
+ * <p>Design note. Live migration keeps two copies of a guest for a while; Ferry's first invariant
+ * is that exactly one of them is authoritative. The source is, until it sends COMMIT
  * (the point of no return): from then on the destination may run the guest, and the source copy
  * may be resumed only on the destination's own word that it discarded its copy. The states and
  * their transitions:

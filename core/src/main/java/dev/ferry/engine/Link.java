@@ -42,8 +42,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * guarded call (bounded by the peer timeout, and on a receiver by the handshake timeout too) before
  * the preambles.
  *
- * <p>Socket tuning, from the measurements in {@code machine-limits.md}: large send and receive
- * buffers, Nagle off so that switchover messages are not delayed.
+ * <p>Socket tuning, measured on loopback TCP between two JVMs, where the receive buffer's size
+ * mattered most: large send and receive buffers ({@link #SOCKET_BUFFER}, which the benchmarks'
+ * {@code throughput} command also gives its raw-TCP baseline, see BENCHMARKS.md), Nagle off so
+ * that switchover messages are not delayed.
  *
  * <p>Thread-safety: writes are serialised by the link's write lock ({@link #send}, {@link #sendPages}
  * and the keepalive take it), so a keepalive never lands inside another frame. Reads come from one

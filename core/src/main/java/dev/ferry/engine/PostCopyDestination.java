@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * PAGE_REQUEST frames; the control thread reads PAGES and supplies them. Writes on the control
  * stream are serialised on {@link #writeLock}.
  *
- * <p>Failure rules (DESIGN.md): this side is authoritative. When the control stream breaks, the
+ * <p>Failure rules (during post-copy a broken link pauses the guest and waits for recovery; it
+ * never resumes a stale source): this side is authoritative. When the control stream breaks, the
  * guest is paused (a vCPU would otherwise block on a page that cannot come, while others run on)
  * and the session waits for the source to come back with RECOVER for the recovery window the source
  * announced; it then answers MISSING, asks again for the pages vCPUs wait on, and resumes the

@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * Every page goes once: the destination ignores a page it already holds, so nothing it wrote is
  * ever overwritten.
  *
- * <p>Failure rules (DESIGN.md): the destination is authoritative from the moment it resumed. When
+ * <p>Failure rules (during post-copy a broken link pauses the guest and waits for recovery; it
+ * never resumes a stale source): the destination is authoritative from the moment it resumed. When
  * the link breaks, or the destination sends something malformed, this side reconnects with RECOVER
  * until the recovery window ends; the destination answers with the pages it still lacks and the push
  * starts again from that bitmap, as QEMU's postcopy recovery does. If the window passes, the guest

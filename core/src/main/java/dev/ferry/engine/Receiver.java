@@ -58,7 +58,8 @@ import org.slf4j.LoggerFactory;
  * source's certificate required ({@link TlsChannel}); with a token every connection opens with a
  * challenge the source answers by proving the token ({@link TokenAuth}), which never travels.
  *
- * <p>Defences, per DESIGN.md: every frame is length-checked before it is read and checksummed; until
+ * <p>Defences (a malformed or hostile stream must end its own migration with a clear error, and
+ * never crash the receiver, exhaust its memory or touch another migration): every frame is length-checked before it is read and checksummed; until
  * its handshake is done a connection may send at most {@link WireFormat#HANDSHAKE_MAX_PAYLOAD} bytes
  * a frame and must finish within the handshake timeout; every read of a control stream and every
  * write is bounded by the peer timeout (the {@link LinkWatchdog}; both ends send keepalives); the

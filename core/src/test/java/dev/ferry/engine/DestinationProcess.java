@@ -3,6 +3,7 @@ package dev.ferry.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
@@ -16,6 +17,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Runs a {@link RemoteDestination} (or a {@link RemoteSource}) in a child JVM and does to it what a
@@ -32,7 +35,12 @@ final class DestinationProcess implements AutoCloseable {
 
   private DestinationProcess(Class<?> main, boolean listens, String... args) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    // These tests run inside the dev.ferry.core module: its modules are on the module path, the
+    // test classes and test-only libraries on the class path. The child takes both as its class path.
+    String cp = Stream.of(System.getProperty("jdk.module.path"),
+            System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")))
+        .filter(p -> p != null && !p.isEmpty())
+        .collect(Collectors.joining(File.pathSeparator));
     List<String> cmd = new ArrayList<>(List.of(java, "-Xmx256m", "-cp", cp, main.getName()));
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);

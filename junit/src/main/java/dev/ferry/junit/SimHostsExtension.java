@@ -21,6 +21,9 @@ public final class SimHostsExtension implements ParameterResolver, AfterEachCall
   private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(SimHostsExtension.class);
   private static final String KEY = "hosts";
 
+  /** Made by JUnit, which creates an extension named in {@code @ExtendWith} reflectively. */
+  public SimHostsExtension() {}
+
   @Override
   public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
     return parameter.getParameter().getType() == SimHosts.class && context.getTestMethod().isPresent();
