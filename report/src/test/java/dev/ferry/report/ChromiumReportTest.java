@@ -19,7 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,8 +43,9 @@ class ChromiumReportTest {
   private static final int HEIGHT = 2000;
   private static Path chromium;
 
-  @BeforeAll
-  static void findChromium() throws Exception {
+  /** Per test, not per class, so that a skip is reported on each test, with its reason. */
+  @BeforeEach
+  void findChromium() throws Exception {
     chromium = onPath("chromium").or(() -> onPath("chromium-browser")).orElse(null);
     Assumptions.assumeTrue(chromium != null,
         "no chromium on PATH: install Debian's package (apt-get install -y chromium) to run the browser check");
