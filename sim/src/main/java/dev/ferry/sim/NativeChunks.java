@@ -44,6 +44,7 @@ final class NativeChunks {
   private static final boolean MAPPED = linkLibc();
   private static final boolean HUGE_PAGES = Boolean.getBoolean("ferry.sim.hugePages");
   private static final AtomicLong MAPPED_BYTES = new AtomicLong();
+  private static final int OS_PAGE = MAPPED ? LibC.getpagesize() : 4096;
 
   private NativeChunks() {}
 
@@ -91,6 +92,26 @@ final class NativeChunks {
     return new Pointer(start).getByteBuffer(0, size).order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  /**
+   * Whether at least seven eighths of a chunk's pages are resident now (backed by memory, by
+   * {@code mincore}). Direct buffers are always resident (the JVM zeroed them when it allocated).
+   */
+  static boolean mostlyResident(ByteBuffer chunk) {
+    if (!MAPPED) {
+      return true;
+    }
+    long address = Pointer.nativeValue(Native.getDirectBufferPointer(chunk));
+    byte[] pages = new byte[(chunk.capacity() + OS_PAGE - 1) / OS_PAGE];
+    if (LibC.mincore(address, chunk.capacity(), pages) != 0) {
+      return false; // cannot tell: treat it as sparse, which costs a fresh mapping, never memory
+    }
+    int resident = 0;
+    for (byte b : pages) {
+      resident += b & 1;
+    }
+    return resident >= pages.length - pages.length / 8;
+  }
+
   /** Returns a chunk from {@link #allocate} to the operating system now. */
   static void free(ByteBuffer chunk) {
     if (!MAPPED) {
@@ -116,12 +137,16 @@ final class NativeChunks {
     }
   }
 
-  /** The three calls, bound directly (JNA direct mapping: no per-call reflection). */
+  /** The calls, bound directly (JNA direct mapping: no per-call reflection). */
   private static final class LibC {
     static native long mmap(long addr, long length, int prot, int flags, int fd, long offset);
 
     static native int munmap(long addr, long length);
 
     static native int madvise(long addr, long length, int advice);
+
+    static native int mincore(long addr, long length, byte[] vec);
+
+    static native int getpagesize();
   }
 }
