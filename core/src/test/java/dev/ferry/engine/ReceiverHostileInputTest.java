@@ -115,6 +115,143 @@ class ReceiverHostileInputTest {
     assertReceiverStillServes();
   }
 
+  /** Resident memory of this process, from /proc/self/status (VmRSS), in bytes; -1 where it is missing. */
+  static long rss() throws IOException {
+    java.nio.file.Path status = java.nio.file.Path.of("/proc/self/status");
+    if (!java.nio.file.Files.exists(status)) {
+      return -1;
+    }
+    for (String line : java.nio.file.Files.readAllLines(status)) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return -1;
+  }
+
+  /** A PAGES payload of RAW pages at {@code indexes}, each filled from {@code seed}. */
+  private static ByteBuffer rawPages(long[] indexes, int pageSize, long seed) {
+    ByteBuffer b = ByteBuffer.allocate(4 + indexes.length * (9 + pageSize));
+    b.putInt(indexes.length);
+    Random r = new Random(seed);
+    byte[] page = new byte[pageSize];
+    for (long i : indexes) {
+      r.nextBytes(page);
+      b.putLong(i).put((byte) 0).put(page);
+    }
+    return b.flip();
+  }
+
+  @Test
+  void scatteredRawPagesAcrossA4GiBDeclaration_holdOnlyTheirChunks_andTheMemoryGoesBackWhenThePeerLeaves()
+      throws Exception {
+    int pageSize = 4096;
+    int scattered = 48;
+    long pagesPerChunk = dev.ferry.sim.SimMemory.CHUNK_SIZE / pageSize;
+    VmDescription big = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "scattered",
+        DataSize.gib(4), pageSize, 1, SimHost.DEFAULT_CPU);
+    long[] indexes = new long[scattered];
+    for (int i = 0; i < scattered; i++) {
+      indexes[i] = i * pagesPerChunk + (i * 7919L) % pagesPerChunk; // one page in each of the first 48 chunks
+    }
+    long mappedBefore = dev.ferry.sim.SimMemory.mappedBytes();
+    long rssBefore = rss();
+    long allocated;
+    long mappedDuring;
+    long rssDuring;
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      w.write(new Message.Hello(UUID.randomUUID(), 1, big, EnumSet.noneOf(Message.Hello.Flag.class),
+          WireCompression.NONE, (long) scattered * pageSize));
+      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      w.write(dev.ferry.wire.FrameType.PAGES, rawPages(indexes, pageSize, 11));
+      w.write(new Message.RoundEnd(0));
+      Message ack = Messages.decode(r.next());
+      while (ack instanceof Message.Ping) {
+        ack = Messages.decode(r.next());
+      }
+      assertThat(ack).as("the round's pages applied").isInstanceOf(Message.RoundAck.class);
+      assertThat(dest.incomingVms()).hasSize(1);
+      allocated = dest.incomingVms().get(0).guestMemory().allocatedBytes();
+      mappedDuring = dev.ferry.sim.SimMemory.mappedBytes();
+      rssDuring = rss();
+    }
+    awaitNoIncoming();
+    // Sparse chunks are unmapped when the VM is discarded; a pool that kept them would zero them,
+    // page by page, and hold them resident: they must be gone, not kept.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (dev.ferry.sim.SimMemory.mappedBytes() > mappedBefore && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    long mappedAfter = dev.ferry.sim.SimMemory.mappedBytes();
+    long rssAfter = rss();
+    System.out.printf("scattered pages: %d pages, allocated %d B, mapped %d -> %d -> %d B, RSS %d -> %d -> %d B%n",
+        scattered, allocated, mappedBefore, mappedDuring, mappedAfter, rssBefore, rssDuring, rssAfter);
+    assertThat(allocated).as("the incoming VM's chunks: one %d-byte chunk a page at most",
+        dev.ferry.sim.SimMemory.CHUNK_SIZE).isLessThanOrEqualTo((long) scattered * dev.ferry.sim.SimMemory.CHUNK_SIZE);
+    assertThat(mappedDuring - mappedBefore).as("mapped for the incoming VM")
+        .isLessThanOrEqualTo((long) scattered * dev.ferry.sim.SimMemory.CHUNK_SIZE);
+    assertThat(mappedAfter).as("guest memory mapped after the peer left, against before it came")
+        .isLessThanOrEqualTo(mappedBefore);
+    if (rssBefore > 0) {
+      assertThat(rssDuring - rssBefore).as("resident for 48 pages (mapped chunks are backed a page at a time;"
+          + " 32 MiB allowed for the JVM's own growth)").isLessThanOrEqualTo(32L << 20);
+      assertThat(rssAfter - rssBefore).as("resident after the peer left (32 MiB allowed for the JVM's own growth)")
+          .isLessThanOrEqualTo(32L << 20);
+    }
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void deviceStateAnnouncingMoreThanTheBound_isRefusedBeforeAllocating() throws Exception {
+    long heapBefore = usedHeap();
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      w.write(new Message.Hello(UUID.randomUUID(), 1, description("stateful"),
+          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      w.write(new Message.DeviceStateChunk(Integer.MAX_VALUE - 8, 0, ByteBuffer.allocate(16)));
+      Message reply = Messages.decode(r.next());
+      while (reply instanceof Message.Ping) {
+        reply = Messages.decode(r.next());
+      }
+      assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.PROTOCOL);
+        assertThat(e.message()).contains("device state of " + (Integer.MAX_VALUE - 8) + " bytes exceeds the limit of "
+            + WireFormat.DEFAULT_MAX_DEVICE_STATE);
+      });
+      // The receiver answered, so it has decided: whatever it allocated for the state is allocated now.
+      assertThat(usedHeap() - heapBefore).as("heap the receiver took for a 2 GiB device state")
+          .isLessThan(256L << 20);
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void helloDeclaring64GiB_isRefusedByTheHostBeforeAnIncomingVmOrBitmapExists() throws Exception {
+    VmDescription huge = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "huge",
+        DataSize.gib(64), 4096, 1, SimHost.DEFAULT_CPU);
+    assertThat(dest.info().memory().bytes()).as("this test needs a host smaller than 64 GiB")
+        .isLessThan(DataSize.gib(64).bytes());
+    try (SocketChannel ch = open()) {
+      new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), 1, huge, EnumSet.of(Message.Hello.Flag.VERIFY),
+          WireCompression.NONE, 4096));
+      Message reply = Messages.decode(new FrameReader(ch).next());
+      assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.REFUSED);
+        assertThat(e.message()).contains("not enough for VM huge of 64 GiB");
+      });
+    }
+    // The host refuses in prepareIncoming, before it creates the incoming VM (its memory and dirty
+    // bitmap) and before the receiver builds its arrival bitmap and page ledger for the session.
+    assertThat(dest.incomingVms()).isEmpty();
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
   @Test
   void helloWithPageSizeOneOrTooManyVcpus_isRefusedAsIncompatible() throws Exception {
     VmDescription tinyPages = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "tiny",
