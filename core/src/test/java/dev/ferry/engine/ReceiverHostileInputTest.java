@@ -359,6 +359,26 @@ class ReceiverHostileInputTest {
     return rt.totalMemory() - rt.freeMemory();
   }
 
+  /** Found by ReceiverFuzzTest: the control loop waited the peer timeout for a ROUND_END only it could read. */
+  @Test
+  void switchoverBeforeTheControlStreamEndedTheRound_isRefusedAtOnceNotAfterThePeerTimeout() throws Exception {
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      w.write(new Message.Hello(UUID.randomUUID(), 1, description("early-switch"),
+          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      w.write(new Message.Switchover(0, 0, Optional.empty()));
+      Message reply = Messages.decode(r.next());
+      assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.PROTOCOL);
+        assertThat(e.message()).contains("before the control stream ended that round (it ended round -1)");
+      });
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
   @Test
   void pagesBeforeHello_areAProtocolError() throws Exception {
     try (SocketChannel ch = open()) {
