@@ -38,6 +38,7 @@ final class NativeChunks {
   private static final int PROT_WRITE = 0x2;
   private static final int MAP_PRIVATE = 0x02;
   private static final int MAP_ANONYMOUS = 0x20;
+  private static final int MADV_DONTNEED = 4;
   private static final int MADV_HUGEPAGE = 14;
   private static final long MAP_FAILED = -1L;
 
@@ -110,6 +111,19 @@ final class NativeChunks {
       resident += b & 1;
     }
     return resident >= pages.length - pages.length / 8;
+  }
+
+  /**
+   * Gives a chunk's pages back to the operating system and keeps the mapping: the chunk then reads
+   * as zeros and is resident nowhere until written again ({@code MADV_DONTNEED} on a private
+   * anonymous mapping). False if that cannot be done here (direct buffers, or madvise failed).
+   */
+  static boolean dropPages(ByteBuffer chunk) {
+    if (!MAPPED) {
+      return false;
+    }
+    long address = Pointer.nativeValue(Native.getDirectBufferPointer(chunk));
+    return LibC.madvise(address, chunk.capacity(), MADV_DONTNEED) == 0;
   }
 
   /** Returns a chunk from {@link #allocate} to the operating system now. */
