@@ -39,6 +39,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class SimVm implements VmDriver {
   static final int BATCH = 256;
   private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  /** Between mark and write under {@link SimFaults#markBeforeWrite}: long enough for a sync and a copy to fall in. */
+  private static final long MARK_BEFORE_WRITE_WINDOW_NANOS = TimeUnit.MICROSECONDS.toNanos(20);
   private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
   private static final int SLOT = 32;
 
@@ -484,6 +486,7 @@ public final class SimVm implements VmDriver {
           return false;
         }
         WorkloadCursor c = cursors[index];
+        boolean markFirst = host.faults().markBeforeWrite();
         for (int i = 0; i < n; i++) {
           long page;
           if (pending >= 0) {
@@ -498,9 +501,18 @@ public final class SimVm implements VmDriver {
           }
           pending = -1;
           long count = c.writes();
+          if (markFirst) {
+            dirtyLog.mark(page); // the broken order of SimFaults.markBeforeWrite, with a window
+            long until = System.nanoTime() + MARK_BEFORE_WRITE_WINDOW_NANOS;
+            while (System.nanoTime() < until) {
+              Thread.onSpinWait();
+            }
+          }
           memory.writeSlot(page, slotOffset, tag | (count & 0xFFFF_FFFF_FFFFL), seedMix ^ count, seedMix + page,
               GuestMemoryDigest.fmix64(count ^ page ^ seedMix) | 1L);
-          dirtyLog.mark(page);
+          if (!markFirst) {
+            dirtyLog.mark(page);
+          }
         }
         published = c.writes();
         return true;
