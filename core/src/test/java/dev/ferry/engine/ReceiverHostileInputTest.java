@@ -75,7 +75,18 @@ class ReceiverHostileInputTest {
   }
 
   private static VmDescription description(String name) {
-    return new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), name, DataSize.mib(4), 4096, 1,
+    return description(name, DataSize.mib(4), 4096, 1);
+  }
+
+  /** Says HELLO for {@code vm} (one stream, no flags) and checks the receiver accepts it. */
+  private static void helloAccepted(FrameWriter w, FrameReader r, VmDescription vm) throws IOException {
+    w.write(new Message.Hello(UUID.randomUUID(), 1, vm, EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+    assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+  }
+
+  /** A VM of a fresh id, as a HELLO may declare it. */
+  private static VmDescription description(String name, DataSize memory, int pageSize, int vcpus) {
+    return new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), name, memory, pageSize, vcpus,
         SimHost.DEFAULT_CPU);
   }
 
@@ -98,9 +109,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, description("empty"),
-          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
-      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      helloAccepted(w, r, description("empty"));
       w.write(new Message.RoundEnd(0));
       w.write(new Message.Switchover(0, 0, Optional.empty()));
       Message reply = Messages.decode(r.next());
@@ -148,8 +157,7 @@ class ReceiverHostileInputTest {
     int pageSize = 4096;
     int scattered = 48;
     long pagesPerChunk = dev.ferry.sim.SimMemory.CHUNK_SIZE / pageSize;
-    VmDescription big = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "scattered",
-        DataSize.gib(4), pageSize, 1, SimHost.DEFAULT_CPU);
+    VmDescription big = description("scattered", DataSize.gib(4), pageSize, 1);
     long[] indexes = new long[scattered];
     for (int i = 0; i < scattered; i++) {
       indexes[i] = i * pagesPerChunk + (i * 7919L) % pagesPerChunk; // one page in each of the first 48 chunks
@@ -207,9 +215,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, description("stateful"),
-          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
-      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      helloAccepted(w, r, description("stateful"));
       w.write(new Message.DeviceStateChunk(Integer.MAX_VALUE - 8, 0, ByteBuffer.allocate(16)));
       Message reply = Messages.decode(r.next());
       while (reply instanceof Message.Ping) {
@@ -230,8 +236,7 @@ class ReceiverHostileInputTest {
 
   @Test
   void helloDeclaring64GiB_isRefusedByTheHostBeforeAnIncomingVmOrBitmapExists() throws Exception {
-    VmDescription huge = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "huge",
-        DataSize.gib(64), 4096, 1, SimHost.DEFAULT_CPU);
+    VmDescription huge = description("huge", DataSize.gib(64), 4096, 1);
     assertThat(dest.info().memory().bytes()).as("this test needs a host smaller than 64 GiB")
         .isLessThan(DataSize.gib(64).bytes());
     try (SocketChannel ch = open()) {
@@ -252,10 +257,8 @@ class ReceiverHostileInputTest {
 
   @Test
   void helloWithPageSizeOneOrTooManyVcpus_isRefusedAsIncompatible() throws Exception {
-    VmDescription tinyPages = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "tiny",
-        DataSize.mib(4), 1, 1, SimHost.DEFAULT_CPU);
-    VmDescription manyVcpus = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "wide",
-        DataSize.mib(4), 4096, Integer.MAX_VALUE, SimHost.DEFAULT_CPU);
+    VmDescription tinyPages = description("tiny", DataSize.mib(4), 1, 1);
+    VmDescription manyVcpus = description("wide", DataSize.mib(4), 4096, Integer.MAX_VALUE);
     for (VmDescription d : List.of(tinyPages, manyVcpus)) {
       try (SocketChannel ch = open()) {
         new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), 1, d,
@@ -274,9 +277,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, description("victim"),
-          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
-      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      helloAccepted(w, r, description("victim"));
       assertThat(dest.incomingVms()).hasSize(1);
 
       // Build a valid PAGES frame, then flip one byte of a page before it goes out.
@@ -363,9 +364,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, description("early-switch"),
-          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
-      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      helloAccepted(w, r, description("early-switch"));
       w.write(new Message.Switchover(0, 0, Optional.empty()));
       Message reply = Messages.decode(r.next());
       assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
