@@ -77,7 +77,7 @@ class ReceiverPreAuthBudgetTest {
     Duration handshake = Duration.ofSeconds(3);
     Resources before = Resources.now();
     long heapBefore = heapAfterGc();
-    long directBefore = Resources.direct().getMemoryUsed();
+    long directBefore = directSettled();
     receiver = Receiver.start(dest.driver(), new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
         ReceiverOptions.builder().token(TOKEN).maxConnections(128).handshakeTimeout(handshake)
             .peerTimeout(Duration.ofSeconds(30)).build());
@@ -117,7 +117,7 @@ class ReceiverPreAuthBudgetTest {
     int connections = 4 * EACH;
     Resources during = Resources.now();
     long heap = heapAfterGc() - heapBefore;
-    long direct = Resources.direct().getMemoryUsed() - directBefore;
+    long direct = directSettled() - directBefore;
     long threads = during.threads().stream().filter(n -> n.startsWith("ferry-receive-")).count();
     System.out.printf("pre-auth budget: %d connections held or refused, %d receiver threads, %d B direct,"
         + " %d B heap after a collection%n", connections, threads, direct, heap);
@@ -250,6 +250,23 @@ class ReceiverPreAuthBudgetTest {
       all.addAll(l);
     }
     return all;
+  }
+
+  /**
+   * Direct memory in use once the buffers a collection found unreachable have been freed (their
+   * cleaners run after it, on another thread): the same reading twice 50 ms apart, at most 1 s.
+   */
+  private static long directSettled() throws InterruptedException {
+    long last = Resources.direct().getMemoryUsed();
+    for (int i = 0; i < 20; i++) {
+      Thread.sleep(50);
+      long now = Resources.direct().getMemoryUsed();
+      if (now == last) {
+        return now;
+      }
+      last = now;
+    }
+    return last;
   }
 
   private static long heapAfterGc() {
