@@ -60,11 +60,13 @@ public final class FerryTls {
 
   private final SSLContext context;
   private final Set<String> allowedPeers;
+  private final java.util.Optional<String> serverName;
   private final String description;
 
-  private FerryTls(SSLContext context, Set<String> allowedPeers, String description) {
+  private FerryTls(SSLContext context, Set<String> allowedPeers, String serverName, String description) {
     this.context = context;
     this.allowedPeers = allowedPeers;
+    this.serverName = java.util.Optional.ofNullable(serverName);
     this.description = description;
   }
 
@@ -93,11 +95,20 @@ public final class FerryTls {
   }
 
   /**
+   * The name a source checks the destination's certificate against instead of the host it connects
+   * to; empty: the target's host (see {@link Builder#serverName}).
+   */
+  public java.util.Optional<String> serverName() {
+    return serverName;
+  }
+
+  /**
    * A new engine for one connection: TLS 1.3 only; as a client it checks that the peer's certificate
-   * names {@code host}; as a server it requires the peer's certificate.
+   * names {@code host}, or the {@link #serverName()} when one is set (which it also sends as SNI);
+   * as a server it requires the peer's certificate.
    */
   public SSLEngine engine(boolean client, String host, int port) {
-    SSLEngine e = client ? context.createSSLEngine(host, port) : context.createSSLEngine();
+    SSLEngine e = client ? context.createSSLEngine(serverName.orElse(host), port) : context.createSSLEngine();
     e.setUseClientMode(client);
     e.setEnabledProtocols(new String[] {PROTOCOL});
     javax.net.ssl.SSLParameters p = e.getSSLParameters();
@@ -121,6 +132,7 @@ public final class FerryTls {
     private char[] keyPassword;
     private KeyStore trustStore;
     private final Set<String> allowedPeers = new LinkedHashSet<>();
+    private String serverName;
     private String keyFrom = "";
     private String trustFrom = "";
 
@@ -212,6 +224,20 @@ public final class FerryTls {
     }
 
     /**
+     * As a source: check the destination's certificate against {@code name} (a DNS name or an IP
+     * address, matched as a subject alternative name the same way) instead of the host of the
+     * migration's target, for a receiver reached by an address its certificate does not name (a
+     * tunnel, a proxy, a bare IP). Null: the target's host, the default. A receiver ignores it.
+     */
+    public Builder serverName(String name) {
+      if (name != null && name.isBlank()) {
+        throw new IllegalArgumentException("a server name must not be blank");
+      }
+      this.serverName = name == null ? null : name.trim();
+      return this;
+    }
+
+    /**
      * Builds the context once.
      *
      * @throws IllegalArgumentException if the key or trust store is missing or unusable
@@ -243,7 +269,8 @@ public final class FerryTls {
         Set<String> peers = Set.copyOf(allowedPeers);
         SSLContext ctx = SSLContext.getInstance(PROTOCOL);
         ctx.init(kmf.getKeyManagers(), new TrustManager[] {new PeerRule(base, peers)}, null);
-        return new FerryTls(ctx, peers, "key=" + keyFrom + ", trust=" + trustFrom);
+        return new FerryTls(ctx, peers, serverName, "key=" + keyFrom + ", trust=" + trustFrom
+            + (serverName == null ? "" : ", serverName=" + serverName));
       } catch (GeneralSecurityException e) {
         throw new IllegalArgumentException("cannot set up TLS: " + e.getMessage(), e);
       }
@@ -392,7 +419,8 @@ public final class FerryTls {
         return e;
       }
       CertificateException x = new CertificateException("the destination's certificate names " + names
-          + ", not the host this migration was sent to (" + host + "): " + e.getMessage(), e);
+          + ", not the host this migration was sent to (" + host + "; FerryTls.serverName, when set, is the name"
+          + " checked instead): " + e.getMessage(), e);
       return x;
     }
 

@@ -25,6 +25,22 @@ import java.util.function.Consumer;
  *   <li>the system {@link Ticker} and platform threads; no listener;
  *   <li>a JDK Flight Recorder event per migration received (see {@link #flightRecorder()}).
  * </ul>
+ *
+ * <p><b>What a peer costs before it has authenticated.</b> A connection counts as authenticated once
+ * the source has proven the token (AUTH_RESPONSE; with TLS, after the TLS handshake) and, on a
+ * receiver without a token, once its first frame (HELLO, JOIN, ...) has been accepted. Until then
+ * it holds at most: one of the {@link #maxConnections()} slots (a connection over the bound is told
+ * BUSY and closed by the accepting thread, with no thread of its own); one thread; a frame buffer of
+ * at most 64 KiB and 4 bytes of direct memory (a frame whose header announces more is refused on the
+ * header, before anything is allocated for it); a few KiB of heap for its link (about 17 KiB
+ * measured in plaintext, 64 KiB the bound {@code ReceiverPreAuthBudgetTest} checks), with TLS the
+ * TLS layer's buffers too (two packet buffers and one application buffer of the JDK's sizes, about
+ * 50 KiB of heap, and the handshake's state; not measured by that test); and the kernel's
+ * socket buffers, which hold only what the peer sends and nobody reads. It is closed when the
+ * {@link #handshakeTimeout()} has passed since it was accepted, however slowly it keeps sending; a
+ * wrong token is told UNAUTHORIZED, and the receiver reads at most 64 KiB more before closing. So
+ * unauthenticated peers cost at most {@code maxConnections} threads and
+ * {@code maxConnections × 64 KiB} of direct memory, and each for the handshake timeout at most.
  */
 public final class ReceiverOptions {
   private static final ReceiverOptions DEFAULTS = builder().build();

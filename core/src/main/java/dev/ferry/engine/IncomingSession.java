@@ -285,9 +285,16 @@ final class IncomingSession {
 
   /**
    * Waits until every stream delivered round {@code finalRound}, for as long as some stream keeps
-   * delivering: a stream that has sent nothing for the peer timeout fails the session.
+   * delivering: a stream that has sent nothing for the peer timeout fails the session. The control
+   * stream, which reads the switch itself, must have ended that round already (else this would wait
+   * for the peer timeout for a ROUND_END that nobody reads).
    */
   private synchronized void awaitStreams(int finalRound) throws IOException {
+    if (lastRound[0] < finalRound) {
+      // Stream 0 is the control stream itself: its ROUND_END comes before the switch or never.
+      throw new ProtocolException("switch after round " + finalRound + " before the control stream ended that round"
+          + " (it ended round " + lastRound[0] + "): a source ends the final round on every stream first");
+    }
     long timeout = receiver.options().peerTimeout().toNanos();
     while (true) {
       if (failure != null) {

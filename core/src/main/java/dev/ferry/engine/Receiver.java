@@ -126,7 +126,7 @@ public final class Receiver implements MigrationReceiver {
     ServerSocketChannel server = null;
     try {
       server = ServerSocketChannel.open();
-      server.bind(address, 256);
+      server.bind(address, backlog(options.maxConnections()));
       Receiver r = new Receiver(host, server, options);
       r.watchdog.start();
       EngineThreads.daemon(options.threadFactory(), r::acceptLoop, "ferry-receiver-" + r.address.getPort()).start();
@@ -141,6 +141,17 @@ public final class Receiver implements MigrationReceiver {
       Link.closeQuietly(server);
       throw new HostException("cannot listen for migrations on " + address + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The listen backlog for a connection bound: four times the bound, at least 1,024 (the kernel caps
+   * it at {@code net.core.somaxconn}). The accept loop refuses a connection over the bound at once,
+   * without a thread, so the queue holds only what arrives in a burst while it works; a queue that
+   * overflows makes the kernel drop the SYN, and that peer's connect waits for its retry (1 s on
+   * Linux) however quickly the refusal would have come.
+   */
+  static int backlog(int maxConnections) {
+    return (int) Math.min(65_535, Math.max(1_024, 4L * maxConnections));
   }
 
   @Override

@@ -44,7 +44,10 @@ import org.junit.jupiter.api.Timeout;
  * memory is filled with random bytes and copied at the moment of the pause; a sim vCPU only ever
  * writes its own 32-byte slot at the start of a page; so at the end every page of the destination,
  * beyond the vCPUs' slots, must equal the source's copy byte for byte. A page that never arrived,
- * arrived stale or was overwritten by a late copy would differ.
+ * arrived stale or was overwritten by a late copy would differ. That comparison is blind to a stale
+ * copy of a page (every copy of a page agrees beyond the slots), so the slots are checked too: each
+ * sim write stamps its vCPU's slot with the vCPU's tag and write count, and
+ * {@link SimVm#checkStamps} replays the seeded workload to know which write each slot must show.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class PostCopyEndToEndTest {
@@ -75,10 +78,13 @@ class PostCopyEndToEndTest {
     final SimVm sim;
     final ObservedVm vm;
     final AtomicReference<byte[]> atPause = new AtomicReference<>();
+    /** Writes the stamp check looks at: those after the random fill. */
+    final long[] fill;
 
     Source(String name, DataSize memory, Workload workload) {
       sim = source.createVm(SimVmSpec.builder(name).memory(memory).vcpus(2).workload(workload).seed(17).build());
       sim.fillRandom(23);
+      fill = sim.writesAfterFill();
       vm = new ObservedVm(sim) {
         @Override
         public void pause() {
@@ -120,6 +126,18 @@ class PostCopyEndToEndTest {
     moved.resume();
   }
 
+  /**
+   * Every vCPU slot of every page holds the stamp of that vCPU's last write to it (written after the
+   * fill), on the source before the pause or here after the resume: no page arrived stale or got lost.
+   */
+  private static void assertStampsCurrent(Source src, SimVm moved) {
+    moved.pause();
+    SimVm.StampReport stamps = moved.checkStamps(src.fill);
+    moved.resume();
+    assertThat(stamps.checked()).as("slots whose last write the stamp check knows").isPositive();
+    assertThat(stamps.wrong()).as("slots that do not show their vCPU's last write: %s", stamps.first()).isZero();
+  }
+
   private MigrationOptions.Builder postCopyOptions() {
     return MigrationOptions.builder().allowPostCopy(true).maxDowntime(Duration.ofMillis(100))
         .bandwidthLimit(Bandwidth.mbps(40)).policy(SWITCH_AFTER_ROUND_1)
@@ -158,6 +176,49 @@ class PostCopyEndToEndTest {
     Thread.sleep(100);
     assertThat(moved.writesDone()).as("the workload runs on the destination").isGreaterThan(w);
     assertSameBeyondVcpuSlots(src.atPause.get(), moved);
+    assertStampsCurrent(src, moved);
+  }
+
+  @Test
+  void stampCheck_anOldCopyLandingOverAPageTheGuestRewroteHere_isCaught_thoughTheBytesBeyondTheSlotsAgree()
+      throws Exception {
+    Source src = new Source("stale", DataSize.mib(8), Workload.uniform(40_000));
+    MigrationResult r = SourceMigration.start(source.info(), src.vm, receiver.target(), postCopyOptions().build())
+        .completion().get(60, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.postCopy()).isPresent();
+    SimVm moved = dest.vm("stale").orElseThrow();
+    long w = moved.writesDone();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (moved.writesDone() < w + 2_000 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertStampsCurrent(src, moved);
+
+    // The broken destination path, by hand: the copy of a page from the source's pause lands again
+    // after the guest here rewrote that page (a late or repeated delivery overwriting a newer page).
+    moved.pause();
+    byte[] old = src.atPause.get();
+    GuestMemory mem = moved.memory().orElseThrow();
+    int pageSize = mem.pageSize();
+    ByteBuffer now = ByteBuffer.allocate(pageSize);
+    long rewritten = -1;
+    for (long p = 0; p < mem.pageCount() && rewritten < 0; p++) {
+      now.clear();
+      mem.readPage(p, now);
+      if (!Arrays.equals(now.array(), 0, 64, old, (int) (p * pageSize), (int) (p * pageSize) + 64)) {
+        rewritten = p; // a vCPU slot differs from the pause: written here since
+      }
+    }
+    assertThat(rewritten).as("a page the guest rewrote on the destination").isNotNegative();
+    mem.writePage(rewritten, ByteBuffer.wrap(old, (int) (rewritten * pageSize), pageSize));
+    SimVm.StampReport stamps = moved.checkStamps(src.fill);
+    assertThat(stamps.wrong()).as("slots showing an older write than their last").isPositive();
+    String overwritten = "page " + rewritten + " ";
+    assertThat(stamps.first()).anyMatch(d -> d.startsWith(overwritten));
+    moved.resume();
+    // The byte comparison beyond the slots cannot see it: every copy of a page agrees there.
+    assertSameBeyondVcpuSlots(old, moved);
   }
 
   @Test
@@ -174,6 +235,7 @@ class PostCopyEndToEndTest {
     assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
     assertThat(r.postCopy()).isPresent();
     assertSameBeyondVcpuSlots(src.atPause.get(), dest.vm("asked").orElseThrow());
+    assertStampsCurrent(src, dest.vm("asked").orElseThrow());
   }
 
   @Test

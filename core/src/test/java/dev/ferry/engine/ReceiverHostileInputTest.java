@@ -75,7 +75,18 @@ class ReceiverHostileInputTest {
   }
 
   private static VmDescription description(String name) {
-    return new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), name, DataSize.mib(4), 4096, 1,
+    return description(name, DataSize.mib(4), 4096, 1);
+  }
+
+  /** Says HELLO for {@code vm} (one stream, no flags) and checks the receiver accepts it. */
+  private static void helloAccepted(FrameWriter w, FrameReader r, VmDescription vm) throws IOException {
+    w.write(new Message.Hello(UUID.randomUUID(), 1, vm, EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
+    assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+  }
+
+  /** A VM of a fresh id, as a HELLO may declare it. */
+  private static VmDescription description(String name, DataSize memory, int pageSize, int vcpus) {
+    return new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), name, memory, pageSize, vcpus,
         SimHost.DEFAULT_CPU);
   }
 
@@ -98,9 +109,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, description("empty"),
-          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
-      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      helloAccepted(w, r, description("empty"));
       w.write(new Message.RoundEnd(0));
       w.write(new Message.Switchover(0, 0, Optional.empty()));
       Message reply = Messages.decode(r.next());
@@ -115,12 +124,141 @@ class ReceiverHostileInputTest {
     assertReceiverStillServes();
   }
 
+  /** Resident memory of this process, from /proc/self/status (VmRSS), in bytes; -1 where it is missing. */
+  static long rss() throws IOException {
+    java.nio.file.Path status = java.nio.file.Path.of("/proc/self/status");
+    if (!java.nio.file.Files.exists(status)) {
+      return -1;
+    }
+    for (String line : java.nio.file.Files.readAllLines(status)) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return -1;
+  }
+
+  /** A PAGES payload of RAW pages at {@code indexes}, each filled from {@code seed}. */
+  private static ByteBuffer rawPages(long[] indexes, int pageSize, long seed) {
+    ByteBuffer b = ByteBuffer.allocate(4 + indexes.length * (9 + pageSize));
+    b.putInt(indexes.length);
+    Random r = new Random(seed);
+    byte[] page = new byte[pageSize];
+    for (long i : indexes) {
+      r.nextBytes(page);
+      b.putLong(i).put((byte) 0).put(page);
+    }
+    return b.flip();
+  }
+
+  @Test
+  void scatteredRawPagesAcrossA4GiBDeclaration_holdOnlyTheirPages_andTheMemoryGoesBackWhenThePeerLeaves()
+      throws Exception {
+    int pageSize = 4096;
+    int scattered = 48;
+    long pagesPerChunk = dev.ferry.sim.SimMemory.CHUNK_SIZE / pageSize;
+    VmDescription big = description("scattered", DataSize.gib(4), pageSize, 1);
+    long[] indexes = new long[scattered];
+    for (int i = 0; i < scattered; i++) {
+      indexes[i] = i * pagesPerChunk + (i * 7919L) % pagesPerChunk; // one page in each of the first 48 chunks
+    }
+    long mappedBefore = dev.ferry.sim.SimMemory.mappedBytes();
+    long rssBefore = rss();
+    long allocated;
+    long mappedDuring;
+    long rssDuring;
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      w.write(new Message.Hello(UUID.randomUUID(), 1, big, EnumSet.noneOf(Message.Hello.Flag.class),
+          WireCompression.NONE, (long) scattered * pageSize));
+      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      w.write(dev.ferry.wire.FrameType.PAGES, rawPages(indexes, pageSize, 11));
+      w.write(new Message.RoundEnd(0));
+      Message ack = Messages.decode(r.next());
+      while (ack instanceof Message.Ping) {
+        ack = Messages.decode(r.next());
+      }
+      assertThat(ack).as("the round's pages applied").isInstanceOf(Message.RoundAck.class);
+      assertThat(dest.incomingVms()).hasSize(1);
+      allocated = dest.incomingVms().get(0).guestMemory().allocatedBytes();
+      mappedDuring = dev.ferry.sim.SimMemory.mappedBytes();
+      rssDuring = rss();
+    }
+    awaitNoIncoming();
+    // Released chunks are zeroed for reuse in the background: a chunk zeroed by writing it is then
+    // resident whole, so read the process's memory once that is done.
+    assertThat(dev.ferry.sim.SimMemory.awaitReleasedChunksZeroed(java.time.Duration.ofSeconds(10)))
+        .as("released chunks zeroed within 10 s").isTrue();
+    long mappedAfter = dev.ferry.sim.SimMemory.mappedBytes();
+    long rssAfter = rss();
+    System.out.printf("scattered pages: %d pages, allocated %d B, mapped %d -> %d -> %d B, RSS %d -> %d -> %d B%n",
+        scattered, allocated, mappedBefore, mappedDuring, mappedAfter, rssBefore, rssDuring, rssAfter);
+    assertThat(allocated).as("the incoming VM's chunks: one %d-byte chunk a page at most",
+        dev.ferry.sim.SimMemory.CHUNK_SIZE).isLessThanOrEqualTo((long) scattered * dev.ferry.sim.SimMemory.CHUNK_SIZE);
+    assertThat(mappedDuring - mappedBefore).as("mapped for the incoming VM")
+        .isLessThanOrEqualTo((long) scattered * dev.ferry.sim.SimMemory.CHUNK_SIZE);
+    assertThat(mappedAfter - mappedBefore).as("guest memory mapped after the peer left (kept for reuse)")
+        .isLessThanOrEqualTo((long) scattered * dev.ferry.sim.SimMemory.CHUNK_SIZE);
+    if (rssBefore > 0) {
+      assertThat(rssDuring - rssBefore).as("resident for 48 pages (mapped chunks are backed a page at a time;"
+          + " 32 MiB allowed for the JVM's own growth)").isLessThanOrEqualTo(32L << 20);
+      assertThat(rssAfter - rssBefore).as("resident after the peer left (32 MiB allowed for the JVM's own growth)")
+          .isLessThanOrEqualTo(32L << 20);
+    }
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void deviceStateAnnouncingMoreThanTheBound_isRefusedBeforeAllocating() throws Exception {
+    long heapBefore = usedHeap();
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      helloAccepted(w, r, description("stateful"));
+      w.write(new Message.DeviceStateChunk(Integer.MAX_VALUE - 8, 0, ByteBuffer.allocate(16)));
+      Message reply = Messages.decode(r.next());
+      while (reply instanceof Message.Ping) {
+        reply = Messages.decode(r.next());
+      }
+      assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.PROTOCOL);
+        assertThat(e.message()).contains("device state of " + (Integer.MAX_VALUE - 8) + " bytes exceeds the limit of "
+            + WireFormat.DEFAULT_MAX_DEVICE_STATE);
+      });
+      // The receiver answered, so it has decided: whatever it allocated for the state is allocated now.
+      assertThat(usedHeap() - heapBefore).as("heap the receiver took for a 2 GiB device state")
+          .isLessThan(256L << 20);
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
+  @Test
+  void helloDeclaring64GiB_isRefusedByTheHostBeforeAnIncomingVmOrBitmapExists() throws Exception {
+    VmDescription huge = description("huge", DataSize.gib(64), 4096, 1);
+    assertThat(dest.info().memory().bytes()).as("this test needs a host smaller than 64 GiB")
+        .isLessThan(DataSize.gib(64).bytes());
+    try (SocketChannel ch = open()) {
+      new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), 1, huge, EnumSet.of(Message.Hello.Flag.VERIFY),
+          WireCompression.NONE, 4096));
+      Message reply = Messages.decode(new FrameReader(ch).next());
+      assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.REFUSED);
+        assertThat(e.message()).contains("not enough for VM huge of 64 GiB");
+      });
+    }
+    // The host refuses in prepareIncoming, before it creates the incoming VM (its memory and dirty
+    // bitmap) and before the receiver builds its arrival bitmap and page ledger for the session.
+    assertThat(dest.incomingVms()).isEmpty();
+    awaitNoIncoming();
+    assertReceiverStillServes();
+  }
+
   @Test
   void helloWithPageSizeOneOrTooManyVcpus_isRefusedAsIncompatible() throws Exception {
-    VmDescription tinyPages = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "tiny",
-        DataSize.mib(4), 1, 1, SimHost.DEFAULT_CPU);
-    VmDescription manyVcpus = new VmDescription(new dev.ferry.spi.VmId(UUID.randomUUID().toString()), "wide",
-        DataSize.mib(4), 4096, Integer.MAX_VALUE, SimHost.DEFAULT_CPU);
+    VmDescription tinyPages = description("tiny", DataSize.mib(4), 1, 1);
+    VmDescription manyVcpus = description("wide", DataSize.mib(4), 4096, Integer.MAX_VALUE);
     for (VmDescription d : List.of(tinyPages, manyVcpus)) {
       try (SocketChannel ch = open()) {
         new FrameWriter(ch).write(new Message.Hello(UUID.randomUUID(), 1, d,
@@ -139,9 +277,7 @@ class ReceiverHostileInputTest {
     try (SocketChannel ch = open()) {
       FrameWriter w = new FrameWriter(ch);
       FrameReader r = new FrameReader(ch);
-      w.write(new Message.Hello(UUID.randomUUID(), 1, description("victim"),
-          EnumSet.noneOf(Message.Hello.Flag.class), WireCompression.NONE));
-      assertThat(Messages.decode(r.next())).isInstanceOf(Message.Accept.class);
+      helloAccepted(w, r, description("victim"));
       assertThat(dest.incomingVms()).hasSize(1);
 
       // Build a valid PAGES frame, then flip one byte of a page before it goes out.
@@ -220,6 +356,24 @@ class ReceiverHostileInputTest {
   private static long usedHeap() {
     Runtime rt = Runtime.getRuntime();
     return rt.totalMemory() - rt.freeMemory();
+  }
+
+  /** Found by ReceiverFuzzTest: the control loop waited the peer timeout for a ROUND_END only it could read. */
+  @Test
+  void switchoverBeforeTheControlStreamEndedTheRound_isRefusedAtOnceNotAfterThePeerTimeout() throws Exception {
+    try (SocketChannel ch = open()) {
+      FrameWriter w = new FrameWriter(ch);
+      FrameReader r = new FrameReader(ch);
+      helloAccepted(w, r, description("early-switch"));
+      w.write(new Message.Switchover(0, 0, Optional.empty()));
+      Message reply = Messages.decode(r.next());
+      assertThat(reply).isInstanceOfSatisfying(Message.ErrorMessage.class, e -> {
+        assertThat(e.code()).isEqualTo(ErrorCode.PROTOCOL);
+        assertThat(e.message()).contains("before the control stream ended that round (it ended round -1)");
+      });
+    }
+    awaitNoIncoming();
+    assertReceiverStillServes();
   }
 
   @Test

@@ -191,6 +191,33 @@ class TlsTest {
   }
 
   @Test
+  void migrate_destinationCertificateNamingTheConfiguredServerName_completesThoughItDoesNotNameTheTargetHost()
+      throws Exception {
+    pair(ca.tls(ca.issue("named", "receiver.ferry.test")));
+    SimVm sim = vm("tls-server-name", DataSize.mib(8), Workload.uniform(500));
+    FerryTls sourceTls = FerryTls.builder().keyStore(sourceId.keyStore(), TestPki.PASSWORD)
+        .trustStore(ca.trustStore()).serverName("receiver.ferry.test").build();
+    MigrationResult r = migrate(sim, pair.receiver.target(), MigrationOptions.builder().tls(sourceTls).build());
+
+    assertThat(r.outcome()).as("cause %s", r.cause()).isEqualTo(Outcome.COMPLETED);
+    assertThat(pair.dest.vm("tls-server-name")).isPresent();
+  }
+
+  @Test
+  void migrate_destinationCertificateNotNamingTheConfiguredServerName_isRefusedByTheSource() throws Exception {
+    pair(ca.tls(ca.issue("named", "receiver.ferry.test", "127.0.0.1")));
+    SimVm vm = vm("tls-wrong-server-name", DataSize.mib(8), Workload.uniform(500));
+    FerryTls sourceTls = FerryTls.builder().keyStore(sourceId.keyStore(), TestPki.PASSWORD)
+        .trustStore(ca.trustStore()).serverName("other.ferry.test").build();
+    MigrationResult r = migrate(vm, pair.receiver.target(), MigrationOptions.builder().tls(sourceTls).build());
+
+    // The certificate names the target's address too: the configured name, not the address, is checked.
+    assertRefusedBeforeAnyPage(r, vm);
+    assertThat(r.cause()).containsInstanceOf(TransportException.class);
+    assertThat(causeMessage(r)).contains("other.ferry.test");
+  }
+
+  @Test
   void migrate_plaintextSourceToTlsReceiver_isRefusedSayingTheReceiverTakesOnlyTls() throws Exception {
     pair(ca.tls(destId));
     SimVm vm = vm("tls-plain-source", DataSize.mib(8), Workload.uniform(500));

@@ -30,7 +30,7 @@ class HostileInputTest {
   private static final int LIMIT = 8 * 1024;
 
   /** Reads a whole session as a destination would: preamble, then frames, each decoded by type. */
-  private static void receive(byte[] stream, boolean preamble) {
+  static void receive(byte[] stream, boolean preamble) {
     HeapGuestMemory memory = new HeapGuestMemory(PAGE, PAGES);
     PageBatchDecoder pages = new PageBatchDecoder(PAGE);
     DeviceStateAssembler state = new DeviceStateAssembler(4 * 1024);
@@ -179,7 +179,7 @@ class HostileInputTest {
   }
 
   /** Re-frames a payload with a correct CRC, so the mutation reaches the decoders. */
-  private static byte[] frame(int type, byte[] payload) {
+  static byte[] frame(int type, byte[] payload) {
     ByteBuffer b = ByteBuffer.allocate(payload.length + WireFormat.FRAME_OVERHEAD);
     b.putInt(payload.length).put((byte) type).put((byte) 0).putShort((short) 0).put(payload);
     CRC32C crc = new CRC32C();

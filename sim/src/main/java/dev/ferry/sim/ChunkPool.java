@@ -19,6 +19,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code ferry.sim.chunkPoolBytes}, default 2 GiB, 0 to disable), and they count as memory the
  * process holds (they are mapped, see {@link NativeChunks}).
  *
+ * <p>Only a chunk that was (at least seven eighths) resident is zeroed by writing it: that writes
+ * every page, so a sparse chunk zeroed so would become resident whole. A peer that wrote one page
+ * into each of 48 chunks of a 4 GiB incoming VM and left made the receiver's process hold 768 MiB
+ * more resident memory once the pool had zeroed them (RSS +824 MB measured, in
+ * {@code ReceiverHostileInputTest.scatteredRawPages...}). A sparse chunk instead gives its pages
+ * back ({@code MADV_DONTNEED}: it reads as zeros, resident nowhere) and is kept mapped, so that its
+ * next user faults in only what it writes. (Unmapping sparse chunks instead was tried: after
+ * {@code EngineEndToEndTest.deadlinePassesWithoutConvergence_rollsBack}, every later migration
+ * of that class ran thousands of rounds without converging; the cause was not found.)
+ *
  * <p>Thread-safety: safe from any thread.
  */
 final class ChunkPool {
@@ -26,6 +36,7 @@ final class ChunkPool {
 
   private static final ConcurrentLinkedDeque<ByteBuffer> FREE = new ConcurrentLinkedDeque<>();
   private static final AtomicLong KEPT = new AtomicLong();
+  private static final java.util.concurrent.atomic.AtomicInteger ZEROING = new java.util.concurrent.atomic.AtomicInteger();
   private static final ExecutorService ZEROER = Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "ferry-sim-chunk-zeroer");
     t.setDaemon(true);
@@ -57,10 +68,31 @@ final class ChunkPool {
       NativeChunks.free(chunk);
       return;
     }
+    if (!NativeChunks.mostlyResident(chunk) && NativeChunks.dropPages(chunk)) {
+      FREE.push(chunk); // zero already, and resident nowhere
+      return;
+    }
+    ZEROING.incrementAndGet();
     ZEROER.execute(() -> {
-      chunk.put(0, zeroChunk(), 0, size);
-      FREE.push(chunk);
+      try {
+        chunk.put(0, zeroChunk(), 0, size);
+        FREE.push(chunk);
+      } finally {
+        ZEROING.decrementAndGet();
+      }
     });
+  }
+
+  /** Waits, at most {@code millis}, until every chunk given back has been zeroed; returns whether. */
+  static boolean awaitZeroed(long millis) throws InterruptedException {
+    long deadline = System.nanoTime() + millis * 1_000_000;
+    while (ZEROING.get() > 0) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(5);
+    }
+    return true;
   }
 
   /** Bytes kept for reuse now (zeroed or being zeroed). */

@@ -38,12 +38,14 @@ final class NativeChunks {
   private static final int PROT_WRITE = 0x2;
   private static final int MAP_PRIVATE = 0x02;
   private static final int MAP_ANONYMOUS = 0x20;
+  private static final int MADV_DONTNEED = 4;
   private static final int MADV_HUGEPAGE = 14;
   private static final long MAP_FAILED = -1L;
 
   private static final boolean MAPPED = linkLibc();
   private static final boolean HUGE_PAGES = Boolean.getBoolean("ferry.sim.hugePages");
   private static final AtomicLong MAPPED_BYTES = new AtomicLong();
+  private static final int OS_PAGE = MAPPED ? LibC.getpagesize() : 4096;
 
   private NativeChunks() {}
 
@@ -91,6 +93,39 @@ final class NativeChunks {
     return new Pointer(start).getByteBuffer(0, size).order(ByteOrder.LITTLE_ENDIAN);
   }
 
+  /**
+   * Whether at least seven eighths of a chunk's pages are resident now (backed by memory, by
+   * {@code mincore}). Direct buffers are always resident (the JVM zeroed them when it allocated).
+   */
+  static boolean mostlyResident(ByteBuffer chunk) {
+    if (!MAPPED) {
+      return true;
+    }
+    long address = Pointer.nativeValue(Native.getDirectBufferPointer(chunk));
+    byte[] pages = new byte[(chunk.capacity() + OS_PAGE - 1) / OS_PAGE];
+    if (LibC.mincore(address, chunk.capacity(), pages) != 0) {
+      return false; // cannot tell: treat it as sparse, which costs a fresh mapping, never memory
+    }
+    int resident = 0;
+    for (byte b : pages) {
+      resident += b & 1;
+    }
+    return resident >= pages.length - pages.length / 8;
+  }
+
+  /**
+   * Gives a chunk's pages back to the operating system and keeps the mapping: the chunk then reads
+   * as zeros and is resident nowhere until written again ({@code MADV_DONTNEED} on a private
+   * anonymous mapping). False if that cannot be done here (direct buffers, or madvise failed).
+   */
+  static boolean dropPages(ByteBuffer chunk) {
+    if (!MAPPED) {
+      return false;
+    }
+    long address = Pointer.nativeValue(Native.getDirectBufferPointer(chunk));
+    return LibC.madvise(address, chunk.capacity(), MADV_DONTNEED) == 0;
+  }
+
   /** Returns a chunk from {@link #allocate} to the operating system now. */
   static void free(ByteBuffer chunk) {
     if (!MAPPED) {
@@ -116,12 +151,16 @@ final class NativeChunks {
     }
   }
 
-  /** The three calls, bound directly (JNA direct mapping: no per-call reflection). */
+  /** The calls, bound directly (JNA direct mapping: no per-call reflection). */
   private static final class LibC {
     static native long mmap(long addr, long length, int prot, int flags, int fd, long offset);
 
     static native int munmap(long addr, long length);
 
     static native int madvise(long addr, long length, int advice);
+
+    static native int mincore(long addr, long length, byte[] vec);
+
+    static native int getpagesize();
   }
 }

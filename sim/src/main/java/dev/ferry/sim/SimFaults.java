@@ -17,6 +17,7 @@ public final class SimFaults {
   private final AtomicReference<String> prepareIncoming = new AtomicReference<>();
   private final AtomicReference<String> activate = new AtomicReference<>();
   private final AtomicReference<DataSize> machineAvailable = new AtomicReference<>();
+  private volatile boolean markBeforeWrite;
 
   SimFaults() {}
 
@@ -45,11 +46,29 @@ public final class SimFaults {
     return this;
   }
 
+  /**
+   * Until cleared, the vCPUs of this host's VMs mark a page dirty before they write it, and wait a
+   * few microseconds between the two: a broken dirty log, the order that loses a write when a sync
+   * falls between the mark and the write (the sync harvests the mark, the copy reads the old page,
+   * the write lands unreported). For testing that a check catches such a backend; a correct one
+   * writes first (or, as KVM, write-protects the pages a sync harvested, so the write faults
+   * again). Stays armed; applies to batches that start after it is set.
+   */
+  public SimFaults markBeforeWrite(boolean broken) {
+    markBeforeWrite = broken;
+    return this;
+  }
+
   /** Disarms every fault. */
   public void clear() {
     prepareIncoming.set(null);
     activate.set(null);
     machineAvailable.set(null);
+    markBeforeWrite = false;
+  }
+
+  boolean markBeforeWrite() {
+    return markBeforeWrite;
   }
 
   Optional<DataSize> machineAvailable() {

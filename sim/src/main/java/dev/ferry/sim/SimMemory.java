@@ -132,6 +132,15 @@ public final class SimMemory implements GuestMemory {
     return NativeChunks.mappedBytes();
   }
 
+  /**
+   * Waits, at most {@code timeout}, until the chunks released so far have been zeroed for reuse (a
+   * background thread does it); returns whether they have. For tests that measure memory after a
+   * VM is gone.
+   */
+  public static boolean awaitReleasedChunksZeroed(java.time.Duration timeout) throws InterruptedException {
+    return ChunkPool.awaitZeroed(timeout.toMillis());
+  }
+
   /** Whether {@link #release()} has been called. */
   public boolean isReleased() {
     return released;

@@ -8,6 +8,7 @@ import dev.ferry.spi.VmDescription;
 import dev.ferry.spi.VmDriver;
 import dev.ferry.spi.VmState;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -39,6 +40,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class SimVm implements VmDriver {
   static final int BATCH = 256;
   private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  /** Between mark and write under {@link SimFaults#markBeforeWrite}: long enough for a sync and a copy to fall in. */
+  private static final long MARK_BEFORE_WRITE_WINDOW_NANOS = TimeUnit.MICROSECONDS.toNanos(20);
   private static final long MAX_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
   private static final int SLOT = 32;
 
@@ -51,6 +54,7 @@ public final class SimVm implements VmDriver {
   private final int deviceStateSize;
   private final WorkloadCursor[] cursors;
   private final long[] writesBefore;
+  private volatile long[] writesAfterFill;
   private final Vcpu[] vcpus;
   private final ReentrantReadWriteLock runLock = new ReentrantReadWriteLock();
   private final Object monitor = new Object();
@@ -73,6 +77,7 @@ public final class SimVm implements VmDriver {
     this.deviceStateSize = DeviceStateCodec.blobSize(deviceStateSize, cursors.length);
     this.cursors = cursors;
     this.writesBefore = new long[cursors.length];
+    this.writesAfterFill = new long[cursors.length];
     this.vcpus = new Vcpu[cursors.length];
     for (int i = 0; i < cursors.length; i++) {
       writesBefore[i] = cursors[i].writes();
@@ -103,6 +108,86 @@ public final class SimVm implements VmDriver {
       page.flip();
       memory.writePage(p, page);
     }
+    long[] done = vcpuWrites();
+    for (int v = 0; v < done.length; v++) {
+      done[v] += BATCH;
+    }
+    writesAfterFill = done;
+  }
+
+  /**
+   * Each vCPU's write count when {@link #fillRandom} last returned, plus one batch (a batch under
+   * way as it returned may have written before the fill reached its page); zeros if it never ran. A
+   * write counted above it landed after the fill: its stamp must be in memory until that vCPU writes
+   * the page again. Give it to {@link #checkStamps} of this VM, or of its copy on another host.
+   */
+  public long[] writesAfterFill() {
+    return writesAfterFill.clone();
+  }
+
+  /**
+   * What {@link #checkStamps} found: slots checked, and slots that do not hold the stamp of their
+   * vCPU's last write to the page (the first few described).
+   */
+  public record StampReport(long checked, long wrong, List<String> first) {}
+
+  /**
+   * Checks that every page holds, in each vCPU's slot, the stamp of that vCPU's last write to it: a
+   * write puts the vCPU's tag and write count in its slot, and a vCPU's pages follow its seeded
+   * {@link WorkloadCursor}, so replaying the cursors from the first step says which write each slot
+   * must show. A page that arrived stale (an older copy landing over a newer one, a page from before
+   * the last dirty round) shows an older count; a lost page shows none. Only writes counted above
+   * {@code after} (per vCPU; see {@link #writesAfterFill}) are checked. Call it while the VM is
+   * paused (counts are exact then); on a VM migrated here, the sequence goes on from the source's.
+   *
+   * @throws IllegalStateException unless the VM is paused, or if vCPUs share slots (more vCPUs than
+   *     32-byte slots in a page)
+   */
+  public StampReport checkStamps(long[] after) {
+    if (state() != VmState.PAUSED) {
+      throw new IllegalStateException("checkStamps needs a paused VM, not " + state());
+    }
+    int pageSize = description.pageSize();
+    if (vcpus.length > pageSize / SLOT || workload.kind() == Workload.Kind.IDLE) {
+      throw new IllegalStateException("no stamps to check: " + vcpus.length + " vCPUs, workload " + workload);
+    }
+    long pages = description.pageCount();
+    java.nio.ByteBuffer page = java.nio.ByteBuffer.allocate(pageSize).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    long checked = 0;
+    long wrong = 0;
+    List<String> first = new java.util.ArrayList<>();
+    for (int v = 0; v < vcpus.length; v++) {
+      long total = vcpus[v].published;
+      long[] last = new long[(int) pages];
+      WorkloadCursor replay = new WorkloadCursor(workload, seed, v, vcpus.length, pages);
+      while (replay.writes() < total) {
+        long p = replay.nextPage();
+        last[(int) p] = replay.writes();
+      }
+      Vcpu cpu = vcpus[v];
+      for (int p = 0; p < pages; p++) {
+        long count = last[p];
+        if (count <= after[v]) {
+          continue;
+        }
+        page.clear();
+        memory.readPage(p, page);
+        int at = cpu.slotOffset;
+        long w0 = page.getLong(at);
+        boolean ok = w0 == (cpu.tag | (count & 0xFFFF_FFFF_FFFFL)) && page.getLong(at + 8) == (cpu.seedMix ^ count)
+            && page.getLong(at + 16) == cpu.seedMix + p
+            && page.getLong(at + 24) == (GuestMemoryDigest.fmix64(count ^ p ^ cpu.seedMix) | 1L);
+        checked++;
+        if (!ok) {
+          wrong++;
+          if (first.size() < 10) {
+            first.add("page " + p + " vCPU " + v + ": last write " + count + ", slot shows "
+                + ((w0 & ~0xFFFF_FFFF_FFFFL) == cpu.tag ? "write " + (w0 & 0xFFFF_FFFF_FFFFL) : "no stamp of it"));
+          }
+        }
+      }
+    }
+    return new StampReport(checked, wrong, List.copyOf(first));
   }
 
   /** The post-copy state of a VM activated with pages missing, if any. */
@@ -495,6 +580,7 @@ public final class SimVm implements VmDriver {
           return false;
         }
         WorkloadCursor c = cursors[index];
+        boolean markFirst = host.faults().markBeforeWrite();
         for (int i = 0; i < n; i++) {
           long page;
           if (pending >= 0) {
@@ -509,9 +595,18 @@ public final class SimVm implements VmDriver {
           }
           pending = -1;
           long count = c.writes();
+          if (markFirst) {
+            dirtyLog.mark(page); // the broken order of SimFaults.markBeforeWrite, with a window
+            long until = System.nanoTime() + MARK_BEFORE_WRITE_WINDOW_NANOS;
+            while (System.nanoTime() < until) {
+              Thread.onSpinWait();
+            }
+          }
           memory.writeSlot(page, slotOffset, tag | (count & 0xFFFF_FFFF_FFFFL), seedMix ^ count, seedMix + page,
               GuestMemoryDigest.fmix64(count ^ page ^ seedMix) | 1L);
-          dirtyLog.mark(page);
+          if (!markFirst) {
+            dirtyLog.mark(page);
+          }
         }
         published = c.writes();
         return true;
