@@ -26,11 +26,13 @@ import java.util.stream.Stream;
  * The soak run: one busy VM migrated back and forth between two long-lived simulated hosts, each
  * with its own receiver, {@code --count} times (default 200), through the public API on 127.0.0.1.
  * After every tenth migration it takes the JVM's live threads, its open file descriptors, its direct
- * memory, the sim's mapped guest memory and its heap after a full GC, and at the end compares the 10th migration's figures with the
+ * memory, the sim's guest memory (mapped for live VMs, and kept in its bounded chunk pool for reuse,
+ * apart) and its heap after a full GC, and at the end compares the 10th migration's figures with the
  * last: an engine that leaks a thread, a socket or a buffer per migration shows it here as a slope.
  *
  * <p>Its last lines: {@code soak-threads: A -> B}, {@code soak-fds: A -> B},
- * {@code soak-direct-mib: A -> B}, {@code soak-mapped-mib: A -> B}, {@code soak-heap-mib: A -> B}, and {@code soak: flat} or
+ * {@code soak-direct-mib: A -> B}, {@code soak-vm-mib: A -> B}, {@code soak-pool-mib: A -> B},
+ * {@code soak-heap-mib: A -> B}, and {@code soak: flat} or
  * {@code soak: GROWS (...)}. Exit code 0 when flat and every migration completed.
  *
  * <p>Usage: {@code soak [--count 200] [--memory 64MiB]}.
@@ -38,7 +40,13 @@ import java.util.stream.Stream;
 final class Soak {
   private Soak() {}
 
-  record Sample(int migration, int threads, int fds, long directBytes, long mappedBytes, long heapBytes) {}
+  record Sample(int migration, int threads, int fds, long directBytes, long mappedBytes, long pooledBytes,
+      long heapBytes) {
+    /** Guest memory mapped for live VMs: what is mapped, less the chunks the sim's pool keeps for reuse. */
+    long vmBytes() {
+      return mappedBytes - pooledBytes;
+    }
+  }
 
   static int run(String[] args, PrintStream out) throws Exception {
     int count = 200;
@@ -63,7 +71,7 @@ final class Soak {
       int failed = 0;
       long t0 = System.nanoTime();
       out.printf("soak: %d migrations of a %s VM (uniform 2000 pages/s) between two sim hosts%n", count, memory);
-      out.println("migration  threads  fds  direct MiB  mapped MiB  heap MiB  last outcome");
+      out.println("migration  threads  fds  direct MiB  VM MiB  pool MiB  heap MiB  last outcome");
       for (int i = 1; i <= count; i++) {
         boolean forth = i % 2 == 1;
         Host from = forth ? a : b;
@@ -75,8 +83,9 @@ final class Soak {
         if (i % 10 == 0) {
           Sample s = sample(i);
           samples.add(s);
-          out.printf(Locale.ROOT, "%9d  %7d  %3d  %10.1f  %10.1f  %8.1f  %s%n", i, s.threads(), s.fds(),
-              s.directBytes() / 1048576.0, s.mappedBytes() / 1048576.0, s.heapBytes() / 1048576.0, r.outcome());
+          out.printf(Locale.ROOT, "%9d  %7d  %3d  %10.1f  %6.1f  %8.1f  %8.1f  %s%n", i, s.threads(), s.fds(),
+              s.directBytes() / 1048576.0, s.vmBytes() / 1048576.0, s.pooledBytes() / 1048576.0,
+              s.heapBytes() / 1048576.0, r.outcome());
         }
       }
       Sample first = samples.get(0);
@@ -87,8 +96,11 @@ final class Soak {
       out.printf("soak-fds: %d -> %d%n", first.fds(), last.fds());
       out.printf(Locale.ROOT, "soak-direct-mib: %.1f -> %.1f%n", first.directBytes() / 1048576.0,
           last.directBytes() / 1048576.0);
-      out.printf(Locale.ROOT, "soak-mapped-mib: %.1f -> %.1f%n", first.mappedBytes() / 1048576.0,
-          last.mappedBytes() / 1048576.0);
+      out.printf(Locale.ROOT, "soak-vm-mib: %.1f -> %.1f%n", first.vmBytes() / 1048576.0,
+          last.vmBytes() / 1048576.0);
+      out.printf(Locale.ROOT, "soak-pool-mib: %.1f -> %.1f (kept for reuse, at most %d MiB)%n",
+          first.pooledBytes() / 1048576.0, last.pooledBytes() / 1048576.0,
+          Long.getLong("ferry.sim.chunkPoolBytes", 2L << 30) >> 20);
       out.printf(Locale.ROOT, "soak-heap-mib: %.1f -> %.1f%n", first.heapBytes() / 1048576.0,
           last.heapBytes() / 1048576.0);
       List<String> grows = new ArrayList<>();
@@ -101,7 +113,7 @@ final class Soak {
       if (last.directBytes() > first.directBytes() + (1 << 20)) {
         grows.add("direct memory");
       }
-      if (last.mappedBytes() > first.mappedBytes() + (16 << 20)) {
+      if (last.vmBytes() > first.vmBytes() + (16 << 20)) {
         grows.add("guest memory");
       }
       if (last.heapBytes() > first.heapBytes() + (16 << 20)) {
@@ -131,7 +143,7 @@ final class Soak {
     }
     Runtime rt = Runtime.getRuntime();
     return new Sample(i, Thread.activeCount(), fds(), direct().getMemoryUsed(), SimMemory.mappedBytes(),
-        rt.totalMemory() - rt.freeMemory());
+        SimMemory.pooledBytes(), rt.totalMemory() - rt.freeMemory());
   }
 
   private static BufferPoolMXBean direct() {

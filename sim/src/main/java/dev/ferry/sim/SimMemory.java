@@ -141,6 +141,14 @@ public final class SimMemory implements GuestMemory {
     return ChunkPool.awaitZeroed(timeout.toMillis());
   }
 
+  /**
+   * Of {@link #mappedBytes()}, what the chunk pool keeps for reuse (released chunks, at most the pool's
+   * capacity, {@code ferry.sim.chunkPoolBytes}, 2 GiB by default): the rest belongs to live VMs.
+   */
+  public static long pooledBytes() {
+    return ChunkPool.kept();
+  }
+
   /** Whether {@link #release()} has been called. */
   public boolean isReleased() {
     return released;
