@@ -69,9 +69,13 @@ import org.slf4j.LoggerFactory;
  *   <li>Switching to post-copy is the point of no return: it is taken only if no cancel came first,
  *       and afterwards cancel is refused.
  *   <li>The per-host bound and the one-migration-per-VM guard of {@link MigrationSlots} hold as for
- *       the engine-driven plane. When a host slot is free the job starts at once and a refusal is
- *       thrown; a migration that has to wait for a slot starts its job when it gets one, and a
- *       refusal then ends it as {@link Outcome#FAILED}.
+ *       the engine-driven plane: a second migration of a VM being migrated is refused at once, and
+ *       a migration beyond the host's bound waits in phase SETUP for a slot.
+ *   <li>{@code start} returns at once, as {@code Host.migrate} promises: the hypervisor's job is
+ *       started on the session's thread (libvirt takes 0.5 to 1.3 s before QEMU moves memory), and
+ *       what the hypervisor refuses then (unreachable destination, same host, incompatible CPU) ends
+ *       the session as {@link Outcome#FAILED} with a {@link DestinationRefusedException} carrying its
+ *       words; nothing has moved and the VM runs on the source.
  * </ul>
  */
 public final class HypervisorDrivenMigration implements Runnable, Controller.Plane {
@@ -103,6 +107,7 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   private Bandwidth bandwidthLimit;
   private long lastIteration;
   private Stats roundStart;
+  private Stats lastPreCopy;
   private long maxTransferred;
   private long workingSet;
   private long lastRoundSent;
@@ -160,12 +165,13 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   }
 
   /**
-   * Checks that the VM can be migrated by its hypervisor to the target, starts the job (which
-   * returns once the hypervisor moves memory) and samples it on a thread of its own.
+   * Checks that the VM can be migrated by its hypervisor to the target and returns at once; a thread
+   * of the session's waits for a slot of the source host, starts the job and samples it. What the
+   * hypervisor refuses ends the session as {@link Outcome#FAILED} with a
+   * {@link DestinationRefusedException}.
    *
    * @throws MigrationRefusedException if the target names no destination host, the VM does not run
-   *     or is being migrated already, or the hypervisor refuses (unreachable destination, same host,
-   *     incompatible CPU); nothing has moved then and the VM runs on the source
+   *     or is being migrated already; nothing has moved then and the VM runs on the source
    */
   public static MigrationSession start(HostInfo sourceHost, VmDriver vm, MigrationTarget target,
       MigrationOptions options) {
@@ -193,15 +199,6 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     HypervisorDrivenMigration m;
     try {
       m = new HypervisorDrivenMigration(sourceHost, desc, facet, request, options, poll);
-      if (MigrationSlots.tryAcquire(sourceHost.id())) {
-        m.slotHeld = true;
-        try {
-          m.startJob();
-        } catch (DriverException e) {
-          MigrationSlots.release(sourceHost.id());
-          throw new MigrationRefusedException(m.refusal(e));
-        }
-      }
       EngineThreads.keepAlive(options.threadFactory(), m, "ferry-hv-migrate-" + desc.name()).start();
     } catch (RuntimeException | Error e) {
       MigrationSlots.releaseVm(desc.id());
@@ -234,6 +231,12 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
             "cancelled while waiting for one of the " + MigrationSlots.DEFAULT_PER_HOST + " migration slots of "
                 + sourceHost.hostname())), Duration.ZERO, session.elapsed(), 0, 0, history, false,
             controller.actions());
+        return;
+      }
+      if (session.cancelRequested()) {
+        result = new MigrationResult(desc.id(), Outcome.CANCELLED, Optional.of(new MigrationCancelledException(
+            "cancelled before the hypervisor's job started; the VM runs on the source")), Duration.ZERO,
+            session.elapsed(), 0, 0, history, false, controller.actions());
         return;
       }
       if (job == null) {
@@ -333,6 +336,9 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
       return;
     }
     boolean roundEnded = false;
+    if (s.state() == JobState.PRE_COPY) {
+      lastPreCopy = s;
+    }
     if (s.iteration() > lastIteration) {
       if (lastIteration >= 1) {
         endRound(s, false);
@@ -413,6 +419,52 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
         postCopyStartNanos = session.ticker().read();
       }
     }
+  }
+
+  /**
+   * At the end of a job that completed: when the completed statistics count exactly one pass more
+   * than the last pre-copy sample saw (the job went from that pass straight to stop-and-copy, as a
+   * short migration does), that pass is reported as the pre-copy round it was, not folded into the
+   * stop-and-copy round. Its figures are those sampled plus what QEMU still had to send of it at the
+   * last sample ({@code memory_remaining}: the pages of this pass not yet sent, since the dirty set
+   * grows only at the next pass's sync), at that sample's rate; the pages the guest dirtied during
+   * it are the ones the stop-and-copy then sent. With more passes unsampled, nothing tells them
+   * apart, and they end in the one last round, as before.
+   */
+  private void closeLastPassSampled(Stats end) {
+    Stats at = lastPreCopy;
+    if (at == null || lastIteration < 1 || at.iteration() != lastIteration || end.iteration() != lastIteration + 1) {
+      return;
+    }
+    long leftPages = at.remaining().bytes() / at.pageSize();
+    long sampledPages = Math.max(0, at.normalPages() + at.zeroPages() - roundStart.normalPages()
+        - roundStart.zeroPages());
+    long endPages = Math.max(0, end.normalPages() + end.zeroPages() - at.normalPages() - at.zeroPages());
+    long tailPages = Math.min(leftPages, endPages);
+    long tailBytes = tailPages * at.pageSize();
+    long wireLeft = Math.max(0, end.bytesOnWire() - at.bytesOnWire());
+    long tailWire = Math.min(wireLeft, tailBytes);
+    Duration sampled = at.elapsed().minus(roundStart.elapsed());
+    Duration tail = at.bandwidth().bytesPerSecond() > 0 ? at.bandwidth().timeFor(tailBytes) : Duration.ZERO;
+    Duration room = end.elapsed().minus(at.elapsed()).minus(end.downtime());
+    if (tail.compareTo(room) > 0) {
+      tail = room.isNegative() ? Duration.ZERO : room;
+    }
+    Duration d = sampled.isNegative() ? tail : sampled.plus(tail);
+    long memBytes = Math.max(0, at.processed().bytes() - roundStart.processed().bytes()) + tailBytes;
+    long dirtied = Math.max(0, endPages - tailPages);
+    RoundStats rs = new RoundStats(lastIteration - 1, false, sampledPages + tailPages,
+        Math.max(0, at.zeroPages() - roundStart.zeroPages()), Math.max(0, at.bytesOnWire() - roundStart.bytesOnWire())
+        + tailWire, d, d.isZero() ? Bandwidth.bytesPerSecond(0) : Bandwidth.of(memBytes, d), dirtied,
+        at.dirtyRatePagesPerSecond(), at.expectedDowntime(), at.throttlePercent());
+    history.add(rs);
+    session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), rs, progress(session.phase(), at, rs.round())));
+    lastRoundSent = memBytes;
+    // the stop-and-copy round starts where this pass ended
+    roundStart = new Stats(at.state(), at.iteration(), at.total(),
+        DataSize.bytes(at.processed().bytes() + tailBytes), at.remaining(), at.normalPages() + tailPages,
+        at.zeroPages(), at.bytesOnWire() + tailWire, at.dirtyRatePagesPerSecond(), at.pageSize(), at.bandwidth(),
+        at.expectedDowntime(), Duration.ZERO, at.throttlePercent(), at.elapsed().plus(tail));
   }
 
   /** Ends the round(s) since {@link #roundStart} at sample {@code s}. */
@@ -543,6 +595,7 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
           session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), 0, st));
           pc = Optional.of(st);
         } else if (s.iteration() > 0 || s.processed().bytes() > 0) {
+          closeLastPassSampled(s);
           session.phase(Phase.STOP_AND_COPY);
           endRound(s, true);
           session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), history.get(history.size() - 1),

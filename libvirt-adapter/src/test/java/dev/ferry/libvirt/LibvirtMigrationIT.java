@@ -3,6 +3,7 @@ package dev.ferry.libvirt;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.DestinationRefusedException;
 import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.HostException;
@@ -396,9 +397,12 @@ class LibvirtMigrationIT {
   void migrate_toSameHost_isRefusedBeforeAnythingMoves() throws Exception {
     ItStack.Guest g = guest(8, 0);
     Vm vm = source.vm(g.name);
-    assertThatThrownBy(() -> source.migrate(vm, source.target(), MigrationOptions.defaults()))
-        .isInstanceOf(MigrationRefusedException.class)
-        .hasMessageContaining("same libvirt host");
+    MigrationResult r = source.migrate(vm, source.target(), MigrationOptions.defaults()).completion()
+        .get(60, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.FAILED);
+    assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("same libvirt host");
+    assertThat(r.bytesOnWire()).isZero();
     assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
     long lastNow = last(ItStack.Guest.heartbeats(g.sourceLog));
     g.awaitHeartbeatAfter(g.sourceLog, lastNow, 1, Duration.ofSeconds(10));
@@ -409,10 +413,26 @@ class LibvirtMigrationIT {
     ItStack.Guest g = guest(8, 0);
     Vm vm = source.vm(g.name);
     URI nowhere = URI.create("qemu+unix:///system?socket=/nonexistent/ferry-it/libvirt-sock");
-    assertThatThrownBy(() -> source.migrate(vm, source.target().withHostUri(nowhere), MigrationOptions.defaults()))
-        .isInstanceOf(MigrationRefusedException.class)
-        .hasMessageContaining("destination unreachable");
+    MigrationResult r = source.migrate(vm, source.target().withHostUri(nowhere), MigrationOptions.defaults())
+        .completion().get(60, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.FAILED);
+    assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("destination unreachable");
     assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+  }
+
+  @Test
+  void migrate_whileTheSameVmIsBeingMigrated_secondIsRefused_firstCompletes() throws Exception {
+    ItStack.Guest g = guest(16, 2);
+    Vm vm = source.vm(g.name);
+    MigrationSession first = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(500)).bandwidthLimit(Bandwidth.mibps(8)).deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline()).build());
+    assertThatThrownBy(() -> source.migrate(vm, destination.target(), MigrationOptions.defaults()))
+        .isInstanceOf(MigrationRefusedException.class).hasMessageContaining("is being migrated already");
+    MigrationResult r = first.completion().get(150, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
   }
 
   @Test
