@@ -40,7 +40,9 @@ import org.libvirt.TypedUlongParameter;
  *       start post-copy, suspend, abort); the third is the destination. Sampling on the connection
  *       that runs the blocking call hangs in native code after a few seconds.
  *   <li>Settings libvirt keeps on the domain from one migration to the next (max downtime, max
- *       speed) are set explicitly before every start, and passed again as typed parameters.
+ *       speed) are set explicitly before every start, and passed again as typed parameters. The
+ *       bandwidth cap holds in post-copy too ({@code bandwidth.postcopy}): QEMU keeps a separate,
+ *       unlimited one for post-copy's background transfer unless told.
  *   <li>{@link #start} returns only once QEMU is moving memory; what libvirt refuses before that
  *       (same host, incompatible CPU, unreachable destination, a domain of that UUID already
  *       there) is thrown as a {@link DriverException} with libvirt's message, the domain still
@@ -162,7 +164,15 @@ final class LibvirtJob implements Job {
     } catch (LibvirtException e) {
       throw Errors.driver("setting the max downtime of '" + name + "'", e);
     }
-    calls.setMaxSpeed(control, mibps(request.bandwidth()));
+    setBandwidth(request.bandwidth());
+  }
+
+  /**
+   * The cap for post-copy's background transfer, which QEMU keeps apart from pre-copy's and leaves
+   * unlimited unless told: whole MiB/s as {@link #mibps}, and 0 (QEMU's unlimited) for no cap.
+   */
+  static long postCopyMibps(Bandwidth b) {
+    return b.isUnlimited() ? 0 : mibps(b);
   }
 
   /**
@@ -200,6 +210,10 @@ final class LibvirtJob implements Job {
         migrateUri(request.destination())));
     p.add(new TypedUlongParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH,
         mibps(request.bandwidth())));
+    if (request.flags().contains(Flag.POST_COPY)) {
+      p.add(new TypedUlongParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+          postCopyMibps(request.bandwidth())));
+    }
     request.destinationConfig().ifPresent(xml -> p.add(
         new TypedStringParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_DEST_XML, xml)));
     if (request.parallelConnections() > 1) {
@@ -325,9 +339,13 @@ final class LibvirtJob implements Job {
     }
   }
 
+  /** Sets the cap of pre-copy and, for a job that may switch to post-copy, post-copy's too. */
   @Override
   public void setBandwidth(Bandwidth bandwidth) {
     calls.setMaxSpeed(control, mibps(bandwidth));
+    if (request.flags().contains(Flag.POST_COPY)) {
+      calls.setMaxPostCopySpeed(control, postCopyMibps(bandwidth));
+    }
   }
 
   @Override

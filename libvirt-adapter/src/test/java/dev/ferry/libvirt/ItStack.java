@@ -135,6 +135,31 @@ final class ItStack {
     return -1;
   }
 
+  /** Pids of every QEMU whose command line names guest {@code name}, with "in" for incoming ones. */
+  static List<String> qemuPids(String name) {
+    List<String> out = new ArrayList<>();
+    try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
+      for (Path p : (Iterable<Path>) procs::iterator) {
+        String pid = p.getFileName().toString();
+        if (!pid.chars().allMatch(Character::isDigit)) {
+          continue;
+        }
+        try {
+          String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.ISO_8859_1);
+          List<String> args = List.of(cmd.split("\0"));
+          if (args.stream().anyMatch(a -> a.startsWith("guest=" + name + ","))) {
+            out.add(pid + (args.contains("-incoming") ? "(in)" : ""));
+          }
+        } catch (IOException e) {
+          // ended
+        }
+      }
+    } catch (IOException e) {
+      throw new AssertionError("cannot list /proc", e);
+    }
+    return out;
+  }
+
   /** A test guest and its serial logs on both hosts. */
   static final class Guest {
     final ItStack stack;

@@ -193,6 +193,37 @@ class LibvirtJobErrorPathTest {
   }
 
   @Test
+  void start_postCopyAllowedWithCap_postCopyGetsTheSameCap_qemuWouldOtherwiseLeaveItUnlimited() throws Exception {
+    Job job = start(new Request(DST, Duration.ofMillis(300), Bandwidth.mibps(4), 1, EnumSet.of(Flag.LIVE,
+        Flag.POST_COPY)));
+    verify(calls).setMaxSpeed(control, 4);
+    verify(calls).setMaxPostCopySpeed(control, 4);
+    verify(jobDom).migrate(eq(destConn), org.mockito.ArgumentMatchers.argThat((TypedParameter[] ps) ->
+        ulong(ps, Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY) == 4), anyLong());
+    job.setBandwidth(Bandwidth.mibps(9));
+    verify(calls).setMaxPostCopySpeed(control, 9);
+    job.setBandwidth(Bandwidth.UNLIMITED);
+    verify(calls).setMaxPostCopySpeed(control, 0);
+    finish(job, () -> onDest);
+  }
+
+  @Test
+  void start_preCopyOnly_postCopySpeedLeftAlone() throws Exception {
+    Job job = start(request());
+    verify(calls, never()).setMaxPostCopySpeed(any(), anyLong());
+    finish(job, () -> onDest);
+  }
+
+  private static long ulong(TypedParameter[] ps, String field) {
+    for (TypedParameter p : ps) {
+      if (p.field.equals(field)) {
+        return ((TypedUlongParameter) p).value;
+      }
+    }
+    return -1;
+  }
+
+  @Test
   void result_sourceGoneAndDestinationRunsTheDomain_completedConfirmedByDestination() throws Exception {
     Job job = start(request());
     doThrow(noDomain()).when(control).getJobStats(0);

@@ -39,7 +39,8 @@ public interface HypervisorMigration {
    *
    * @param destination the destination host, as the hypervisor names it (a libvirt URI)
    * @param maxDowntime the longest pause allowed at switchover
-   * @param bandwidth the bandwidth cap ({@link Bandwidth#UNLIMITED} for none)
+   * @param bandwidth the bandwidth cap ({@link Bandwidth#UNLIMITED} for none), in pre-copy and in
+   *     post-copy alike
    * @param parallelConnections connections that carry memory; more than one asks for
    *     {@link Flag#PARALLEL} transfer
    * @param flags options of the job
@@ -109,7 +110,7 @@ public interface HypervisorMigration {
     /** Sets the longest pause allowed at switchover, now. */
     void setMaxDowntime(Duration downtime);
 
-    /** Sets the bandwidth cap, now ({@link Bandwidth#UNLIMITED} for none). */
+    /** Sets the bandwidth cap, now, for pre-copy and post-copy ({@link Bandwidth#UNLIMITED} for none). */
     void setBandwidth(Bandwidth bandwidth);
 
     /**
