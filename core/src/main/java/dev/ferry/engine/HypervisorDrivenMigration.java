@@ -194,7 +194,7 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     }
     HypervisorMigration.Request request = new HypervisorMigration.Request(destination.get(),
         options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options),
-        options.destinationConfig());
+        options.destinationConfig(), options.backendOptions());
     MigrationSlots.claimVm(desc.id(), desc.name());
     HypervisorDrivenMigration m;
     try {

@@ -700,6 +700,18 @@ class HypervisorDrivenMigrationTest {
   }
 
   @Test
+  void start_backendOptions_passedToTheHypervisorAsGiven() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+    job.holdAtEnd = true;
+    FakeVm vm = new FakeVm(job);
+    HypervisorMigration.BackendOptions mine = new HypervisorMigration.BackendOptions() {};
+    MigrationSession s = start(vm, opts().backendOptions(mine).build());
+    assertThat(vm.awaitRequest().backendOptions()).containsSame(mine);
+    s.cancel();
+    assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
+  }
+
+  @Test
   void postCopyProgress_expectedDowntimeIsZero_noStopAndCopyIsToCome() throws Exception {
     ConvergencePolicy pc = p -> Decision.of("switch", new PolicyAction.SwitchToPostCopy());
     Stats last = s(4, 72, 1, 7976, 1400).withState(JobState.POST_COPY);

@@ -29,8 +29,9 @@ import org.libvirt.TypedStringParameter;
 import org.libvirt.TypedUlongParameter;
 
 /**
- * One libvirt migration job: a managed direct migration ({@code virDomainMigrate3}) of a domain to
- * another libvirt host, sampled and steered while it runs.
+ * One libvirt migration job: a managed direct migration ({@code virDomainMigrate3}), or with
+ * {@link LibvirtMigrationOptions#peerToPeer()} a peer-to-peer one ({@code virDomainMigrateToURI3}), of
+ * a domain to another libvirt host, sampled and steered while it runs.
  *
  * <p>Design:
  * <ul>
@@ -74,6 +75,7 @@ final class LibvirtJob implements Job {
   private final Connect jobConn;
   private final Connect destConn;
   private final Request request;
+  private final LibvirtMigrationOptions options;
   private final String name;
   private final String uuid;
   private final CountDownLatch done = new CountDownLatch(1);
@@ -90,6 +92,7 @@ final class LibvirtJob implements Job {
     this.jobConn = jobConn;
     this.destConn = destConn;
     this.request = request;
+    this.options = LibvirtMigrationOptions.of(request);
     this.name = vm.description().name();
     this.uuid = vm.description().id().value();
     this.last = Stats.starting(vm.description().memory(), vm.description().pageSize());
@@ -102,6 +105,7 @@ final class LibvirtJob implements Job {
   /** {@link #start(LibvirtHost, LibvirtVm, Request)} with the native calls given (a seam for unit tests). */
   static LibvirtJob start(LibvirtHost host, LibvirtVm vm, Request r, NativeCalls calls) {
     String name = vm.description().name();
+    LibvirtMigrationOptions.of(r); // another backend's options: refused before anything is opened
     VmState state = vm.state();
     if (state != VmState.RUNNING) {
       throw new DriverException("domain '" + name + "' is " + state + " on " + host.uri()
@@ -207,7 +211,9 @@ final class LibvirtJob implements Job {
   TypedParameter[] parameters() {
     List<TypedParameter> p = new ArrayList<>();
     p.add(new TypedStringParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_URI,
-        migrateUri(request.destination())));
+        options.migrateUri().orElseGet(() -> migrateUri(request.destination()))));
+    options.listenAddress().ifPresent(a -> p.add(
+        new TypedStringParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_LISTEN_ADDRESS, a)));
     p.add(new TypedUlongParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH,
         mibps(request.bandwidth())));
     if (request.flags().contains(Flag.POST_COPY)) {
@@ -224,16 +230,21 @@ final class LibvirtJob implements Job {
   }
 
   long flags() {
-    return flags(request, vm.persistent());
+    return flags(request, options, vm.persistent());
   }
 
-  static long flags(Request r, boolean persistent) {
+  /**
+   * libvirt's flags for the request: persistence on the destination and undefining the source as
+   * the libvirt options say, else (Ferry's default) exactly when the domain is defined on the
+   * source; {@code VIR_MIGRATE_PEER2PEER} and {@code VIR_MIGRATE_TLS} when the options ask for them.
+   */
+  static long flags(Request r, LibvirtMigrationOptions o, boolean persistent) {
     long f = 0;
     for (Flag flag : r.flags()) {
       switch (flag) {
         case LIVE -> f |= Domain.MigrateFlags.LIVE;
-        case PERSIST_DESTINATION -> f |= persistent ? Domain.MigrateFlags.PERSIST_DEST : 0;
-        case UNDEFINE_SOURCE -> f |= persistent ? Domain.MigrateFlags.UNDEFINE_SOURCE : 0;
+        case PERSIST_DESTINATION -> f |= o.persistDestination().orElse(persistent) ? Domain.MigrateFlags.PERSIST_DEST : 0;
+        case UNDEFINE_SOURCE -> f |= o.undefineSource().orElse(persistent) ? Domain.MigrateFlags.UNDEFINE_SOURCE : 0;
         case AUTO_CONVERGE -> f |= Domain.MigrateFlags.AUTO_CONVERGE;
         case POST_COPY -> f |= Domain.MigrateFlags.POSTCOPY;
         case COMPRESSED -> f |= Domain.MigrateFlags.COMPRESSED;
@@ -244,6 +255,12 @@ final class LibvirtJob implements Job {
     if (r.parallelConnections() > 1) {
       f |= Domain.MigrateFlags.PARALLEL;
     }
+    if (o.peerToPeer()) {
+      f |= Domain.MigrateFlags.PEER2PEER;
+    }
+    if (o.tls()) {
+      f |= Domain.MigrateFlags.TLS;
+    }
     return f;
   }
 
@@ -253,7 +270,7 @@ final class LibvirtJob implements Job {
       Domain onDest = null;
       Throwable error = null;
       try {
-        onDest = jobDom.migrate(destConn, params, flags);
+        onDest = options.peerToPeer() ? migratePeerToPeer(jobDom, params, flags) : jobDom.migrate(destConn, params, flags);
       } catch (LibvirtException | RuntimeException | Error e) {
         // An Error too (a JNA link error, say): the job must end with a result, never hang undone.
         error = e;
@@ -271,6 +288,16 @@ final class LibvirtJob implements Job {
     }, "ferry-libvirt-migrate-" + name);
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * Peer-to-peer: the source's daemon drives the migration to the destination URI itself
+   * ({@code virDomainMigrateToURI3}; {@code virDomainMigrate3} refuses PEER2PEER). It returns no
+   * domain: the destination's is looked up by UUID on Ferry's own destination connection.
+   */
+  private Domain migratePeerToPeer(Domain jobDom, TypedParameter[] params, long flags) throws LibvirtException {
+    jobDom.migrateToURI(request.destination().toString(), params, (int) flags);
+    return destConn.domainLookupByUUIDString(uuid);
   }
 
   /** Waits until QEMU moves memory (or the job ended early), so that refusals surface from start. */

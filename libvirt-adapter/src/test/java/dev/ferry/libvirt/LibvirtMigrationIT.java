@@ -465,6 +465,91 @@ class LibvirtMigrationIT {
   }
 
   @Test
+  void migrate_peerToPeer_completesAndHeartbeatContinuesOnDestination() throws Exception {
+    ItStack.Guest g = guest(16, 2);
+    Vm vm = source.vm(g.name);
+    MigrationResult r = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(500))
+        .bandwidthLimit(Bandwidth.mibps(16))
+        .deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline())
+        .backendOptions(LibvirtMigrationOptions.builder().peerToPeer(true).build())
+        .build()).completion().get(150, TimeUnit.SECONDS);
+    long genAtEnd = maxGen(g.sourceLog);
+
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(r.downtime().orElseThrow()).as("downtime from libvirt").isPositive();
+    assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+    assertThat(source.vms()).extracting(Vm::name).doesNotContain(g.name);
+    long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
+    g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 2, Duration.ofSeconds(30));
+    awaitFullPassAfter(g, g.destinationLog, genAtEnd, Duration.ofSeconds(30));
+    assertThat(ItStack.Guest.corruption(g.destinationLog)).isEmpty();
+  }
+
+  @Test
+  void migrate_migrateUriAndListenAddress_destinationQemuReceivesOnThatPort() throws Exception {
+    ItStack.Guest g = guest(16, 1);
+    Vm vm = source.vm(g.name);
+    // the destination daemon's ports are 49200-49217 (it/libvirt.sh); pick one libvirt would not pick first
+    int port = 49211;
+    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(500))
+        .bandwidthLimit(Bandwidth.mibps(4))
+        .deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline())
+        .backendOptions(LibvirtMigrationOptions.builder().migrateUri("tcp://127.0.0.1:" + port)
+            .listenAddress("127.0.0.1").build())
+        .build());
+    boolean seen = false;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!seen && !s.completion().isDone() && System.nanoTime() < deadline) {
+      long pid = ItStack.incomingQemuPid(g.name);
+      seen = pid > 0 && ItStack.hasLocalTcpPort(pid, port);
+      Thread.sleep(50);
+    }
+    MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
+    assertThat(seen).as("the destination's QEMU had a socket on port %d during the job", port).isTrue();
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
+    g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 2, Duration.ofSeconds(30));
+  }
+
+  @Test
+  void migrate_persistDestinationAndUndefineSource_definedOnDestinationOnly() throws Exception {
+    String name = migrateDefinedGuest(LibvirtMigrationOptions.builder().persistDestination(true).undefineSource(true)
+        .build());
+    assertThat(ItStack.defined(stack.dst, name)).as("defined on the destination").isTrue();
+    assertThat(ItStack.defined(stack.src, name)).as("no longer defined on the source").isFalse();
+  }
+
+  @Test
+  void migrate_keepSourceDefinition_persistentDomainStaysDefinedOnSource() throws Exception {
+    String name = migrateDefinedGuest(LibvirtMigrationOptions.builder().persistDestination(false)
+        .undefineSource(false).build());
+    assertThat(ItStack.defined(stack.src, name)).as("still defined (shut off) on the source").isTrue();
+    assertThat(ItStack.defined(stack.dst, name)).as("transient on the destination").isFalse();
+  }
+
+  /** Defines and starts a guest on the source, migrates it with {@code o}, checks it runs on the destination. */
+  private String migrateDefinedGuest(LibvirtMigrationOptions o) throws Exception {
+    String name = "ferry-it-" + ProcessHandle.current().pid() + "-" + SEQ.incrementAndGet();
+    guests.add(name);
+    ItStack.Guest g = stack.startDefinedGuest(name, 16, 2);
+    g.awaitHeartbeats(g.sourceLog, 2, BOOT);
+    assertThat(ItStack.defined(stack.src, name)).as("defined on the source before").isTrue();
+    MigrationResult r = source.migrate(source.vm(name), destination.target(), MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(500))
+        .deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline())
+        .backendOptions(o)
+        .build()).completion().get(150, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(destination.vm(name).state()).isEqualTo(VmState.RUNNING);
+    return name;
+  }
+
+  @Test
   void vm_unknownDomain_throwsVmNotFoundListingTheDomains() {
     assertThatThrownBy(() -> source.vm("ferry-it-no-such-domain"))
         .isInstanceOf(VmNotFoundException.class)

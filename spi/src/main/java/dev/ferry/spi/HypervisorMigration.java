@@ -46,18 +46,28 @@ public interface HypervisorMigration {
    * @param flags options of the job
    * @param destinationConfig the VM's configuration to use on the destination, in the backend's
    *     own format (libvirt: domain XML); empty to keep the source's
+   * @param backendOptions options the backend defines for its own migrations (libvirt:
+   *     {@code dev.ferry.libvirt.LibvirtMigrationOptions}); empty for its defaults. A backend given
+   *     options of a type it does not define refuses the request.
    */
   record Request(URI destination, Duration maxDowntime, Bandwidth bandwidth, int parallelConnections,
-      Set<Flag> flags, Optional<String> destinationConfig) {
+      Set<Flag> flags, Optional<String> destinationConfig, Optional<BackendOptions> backendOptions) {
     public Request {
       Objects.requireNonNull(destination, "destination");
       Objects.requireNonNull(maxDowntime, "maxDowntime");
       Objects.requireNonNull(bandwidth, "bandwidth");
       Objects.requireNonNull(destinationConfig, "destinationConfig");
+      Objects.requireNonNull(backendOptions, "backendOptions");
       flags = Set.copyOf(flags);
       if (parallelConnections < 1) {
         throw new IllegalArgumentException("parallel connections must be at least 1: " + parallelConnections);
       }
+    }
+
+    /** A request with the backend's default options. */
+    public Request(URI destination, Duration maxDowntime, Bandwidth bandwidth, int parallelConnections,
+        Set<Flag> flags, Optional<String> destinationConfig) {
+      this(destination, maxDowntime, bandwidth, parallelConnections, flags, destinationConfig, Optional.empty());
     }
 
     /** A request with the source's configuration kept on the destination. */
@@ -66,6 +76,15 @@ public interface HypervisorMigration {
       this(destination, maxDowntime, bandwidth, parallelConnections, flags, Optional.empty());
     }
   }
+
+  /**
+   * Options one backend defines for its own hypervisor-driven migrations, beyond what every backend
+   * shares (libvirt: {@code dev.ferry.libvirt.LibvirtMigrationOptions}, with peer-to-peer, TLS, the
+   * migrate URI). An application passes them through {@code MigrationOptions.Builder.backendOptions};
+   * Ferry hands them to the backend as they are, in {@link Request#backendOptions()}. Implementations
+   * should be immutable.
+   */
+  interface BackendOptions {}
 
   /** Options of a hypervisor-driven migration. */
   enum Flag {
