@@ -54,6 +54,9 @@ import org.slf4j.LoggerFactory;
  * Once the job is in post-copy no round is reported any more: each sample becomes a
  * {@link MigrationEvent.PostCopyProgress} (at most every 100 ms), and the result carries
  * {@link PostCopyStats} with the figures the hypervisor does not report named as not measured.
+ * Likewise, once a sample shows the guest paused on the source (stop-and-copy), the pass before
+ * is closed as a pre-copy round and what follows is the one stop-and-copy round, reported when the
+ * job ends, so that the events keep the order {@link dev.ferry.MigrationListener} documents.
  *
  * <p>Figures: the total time is the session's own, on the options' ticker, from {@code migrate()} to
  * the end; the downtime is the hypervisor's completed-job figure, or empty with the reason when it
@@ -330,9 +333,17 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     if (s.state() == JobState.STARTING || s.state() == JobState.ENDED) {
       return;
     }
+    if (s.state() == JobState.STOP_AND_COPY && session.phase() == Phase.PRE_COPY) {
+      closeLastPassSampled(s); // the pass before the pause is a pre-copy round, reported before the phase changes
+    }
     advancePhase(s.state());
     if (session.phase() == Phase.POST_COPY) {
       postCopySample(s);
+      return;
+    }
+    if (session.phase() == Phase.STOP_AND_COPY) {
+      // the guest is paused: what moves now is the stop-and-copy round, reported once the job ends
+      session.publish(progress(Phase.STOP_AND_COPY, s, round(s)));
       return;
     }
     boolean roundEnded = false;
@@ -422,49 +433,50 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   }
 
   /**
-   * At the end of a job that completed: when the completed statistics count exactly one pass more
-   * than the last pre-copy sample saw (the job went from that pass straight to stop-and-copy, as a
-   * short migration does), that pass is reported as the pre-copy round it was, not folded into the
-   * stop-and-copy round. Its figures are those sampled plus what QEMU still had to send of it at the
-   * last sample ({@code memory_remaining}: the pages of this pass not yet sent, since the dirty set
-   * grows only at the next pass's sync), at that sample's rate; the pages the guest dirtied during
-   * it are the ones the stop-and-copy then sent. With more passes unsampled, nothing tells them
-   * apart, and they end in the one last round, as before.
+   * When the job pauses the guest (a sample in stop-and-copy), or at the end of a job that
+   * completed in pre-copy: when {@code end} counts more passes than the last pre-copy sample saw
+   * (a short migration sampled only in its bulk pass, say), that last sampled pass is reported as
+   * the pre-copy round it was (round 0 for the bulk pass), not folded into the stop-and-copy round.
+   * Its figures are those sampled plus what QEMU still had to send of it at that sample
+   * ({@code memory_remaining}: the pages of the pass not yet sent, since the dirty set grows only at
+   * the next pass's sync), the zero pages sent after the sample counted among them, and its time
+   * extended by their bytes at that sample's rate. The pages the guest dirtied during it are the ones
+   * sent after it: exact when the stop-and-copy came next, an upper bound when passes no sample saw
+   * came between; those passes and the stop-and-copy end in the one last round, which nothing
+   * tells apart.
    */
   private void closeLastPassSampled(Stats end) {
     Stats at = lastPreCopy;
-    if (at == null || lastIteration < 1 || at.iteration() != lastIteration || end.iteration() != lastIteration + 1) {
+    if (at == null || lastIteration < 1 || at.iteration() != lastIteration || end.iteration() <= lastIteration) {
       return;
     }
-    long leftPages = at.remaining().bytes() / at.pageSize();
+    int page = at.pageSize();
     long sampledPages = Math.max(0, at.normalPages() + at.zeroPages() - roundStart.normalPages()
         - roundStart.zeroPages());
     long endPages = Math.max(0, end.normalPages() + end.zeroPages() - at.normalPages() - at.zeroPages());
-    long tailPages = Math.min(leftPages, endPages);
-    long tailBytes = tailPages * at.pageSize();
-    long wireLeft = Math.max(0, end.bytesOnWire() - at.bytesOnWire());
-    long tailWire = Math.min(wireLeft, tailBytes);
+    long tailPages = Math.min(at.remaining().bytes() / page, endPages);
+    // zero pages sent after the sample belong to the pass (a page the guest dirties is rarely all zero)
+    long tailZero = Math.min(Math.max(0, end.zeroPages() - at.zeroPages()), tailPages);
+    long tailNormal = tailPages - tailZero;
+    long tailBytes = tailNormal * page;
+    long tailWire = Math.min(Math.max(0, end.bytesOnWire() - at.bytesOnWire()), tailBytes);
     Duration sampled = at.elapsed().minus(roundStart.elapsed());
-    Duration tail = at.bandwidth().bytesPerSecond() > 0 ? at.bandwidth().timeFor(tailBytes) : Duration.ZERO;
-    Duration room = end.elapsed().minus(at.elapsed()).minus(end.downtime());
-    if (tail.compareTo(room) > 0) {
-      tail = room.isNegative() ? Duration.ZERO : room;
-    }
+    Duration tail = at.bandwidth().bytesPerSecond() > 0 ? at.bandwidth().timeFor(tailWire) : Duration.ZERO;
     Duration d = sampled.isNegative() ? tail : sampled.plus(tail);
     long memBytes = Math.max(0, at.processed().bytes() - roundStart.processed().bytes()) + tailBytes;
-    long dirtied = Math.max(0, endPages - tailPages);
     RoundStats rs = new RoundStats(lastIteration - 1, false, sampledPages + tailPages,
-        Math.max(0, at.zeroPages() - roundStart.zeroPages()), Math.max(0, at.bytesOnWire() - roundStart.bytesOnWire())
-        + tailWire, d, d.isZero() ? Bandwidth.bytesPerSecond(0) : Bandwidth.of(memBytes, d), dirtied,
+        Math.max(0, at.zeroPages() - roundStart.zeroPages()) + tailZero,
+        Math.max(0, at.bytesOnWire() - roundStart.bytesOnWire()) + tailWire, d,
+        d.isZero() ? Bandwidth.bytesPerSecond(0) : Bandwidth.of(memBytes, d), Math.max(0, endPages - tailPages),
         at.dirtyRatePagesPerSecond(), at.expectedDowntime(), at.throttlePercent());
     history.add(rs);
     session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), rs, progress(session.phase(), at, rs.round())));
     lastRoundSent = memBytes;
-    // the stop-and-copy round starts where this pass ended
-    roundStart = new Stats(at.state(), at.iteration(), at.total(),
-        DataSize.bytes(at.processed().bytes() + tailBytes), at.remaining(), at.normalPages() + tailPages,
-        at.zeroPages(), at.bytesOnWire() + tailWire, at.dirtyRatePagesPerSecond(), at.pageSize(), at.bandwidth(),
-        at.expectedDowntime(), Duration.ZERO, at.throttlePercent(), at.elapsed().plus(tail));
+    // the next round starts where this pass ended
+    roundStart = new Stats(at.state(), at.iteration(), at.total(), DataSize.bytes(at.processed().bytes() + tailBytes),
+        at.remaining(), at.normalPages() + tailNormal, at.zeroPages() + tailZero, at.bytesOnWire() + tailWire,
+        at.dirtyRatePagesPerSecond(), page, at.bandwidth(), at.expectedDowntime(), Duration.ZERO,
+        at.throttlePercent(), at.elapsed().plus(tail));
   }
 
   /** Ends the round(s) since {@link #roundStart} at sample {@code s}. */
@@ -477,6 +489,11 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     Duration d = s.elapsed().minus(a.elapsed());
     if (d.isNegative()) {
       d = Duration.ZERO;
+    }
+    if (last && !postCopy && d.compareTo(s.downtime()) < 0) {
+      // the completed job's clock (the destination's) and the samples' need not agree; the round
+      // lasted at least the pause it holds
+      d = s.downtime();
     }
     long dirtied = last ? 0 : s.remaining().bytes() / s.pageSize();
     long number = last ? Math.max(s.iteration() - 1, history.isEmpty() ? 0 : history.get(history.size() - 1).round() + 1)
@@ -595,7 +612,9 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
           session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), 0, st));
           pc = Optional.of(st);
         } else if (s.iteration() > 0 || s.processed().bytes() > 0) {
-          closeLastPassSampled(s);
+          if (session.phase() == Phase.PRE_COPY) {
+            closeLastPassSampled(s);
+          }
           session.phase(Phase.STOP_AND_COPY);
           endRound(s, true);
           session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), history.get(history.size() - 1),

@@ -227,6 +227,33 @@ class HypervisorDrivenMigrationTest {
     }
   }
 
+  /**
+   * A hypervisor that takes its time to accept a job (libvirt: until QEMU moves memory): start
+   * blocks until {@link #accept} is counted down (at most 10 s).
+   */
+  static final class SlowStart implements HypervisorMigration {
+    final java.util.concurrent.CountDownLatch inStart = new java.util.concurrent.CountDownLatch(1);
+    final java.util.concurrent.CountDownLatch accept = new java.util.concurrent.CountDownLatch(1);
+    final List<String> startedOn = new CopyOnWriteArrayList<>();
+    final Job job;
+
+    SlowStart(Job job) {
+      this.job = job;
+    }
+
+    @Override
+    public Job start(Request request) {
+      startedOn.add(Thread.currentThread().getName());
+      inStart.countDown();
+      try {
+        accept.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return job;
+    }
+  }
+
   private static MigrationOptions.Builder opts() {
     return MigrationOptions.builder().maxDowntime(Duration.ofMillis(300)).deadline(Duration.ofMinutes(1))
         .policy(ConvergencePolicy.untilDeadline());
@@ -269,31 +296,17 @@ class HypervisorDrivenMigrationTest {
 
   @Test
   void start_returnsAtOnce_theJobStartsOnTheSessionsThread() throws Exception {
-    java.util.concurrent.CountDownLatch inStart = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.CountDownLatch accept = new java.util.concurrent.CountDownLatch(1);
-    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 2, 50, 2000)),
-        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 2100)));
-    List<String> startedOn = new CopyOnWriteArrayList<>();
-    FakeVm vm = new FakeVm("u-blocking", r -> {
-      startedOn.add(Thread.currentThread().getName());
-      inStart.countDown();
-      try {
-        // a hypervisor that takes its time to accept the job (libvirt: until QEMU moves memory)
-        accept.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return job;
-    });
-    MigrationSession s = start(vm, opts().build());
+    SlowStart slow = new SlowStart(new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 2, 50, 2000)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 2100))));
+    MigrationSession s = start(new FakeVm("u-blocking", slow), opts().build());
     String caller = Thread.currentThread().getName();
-    assertThat(inStart.await(10, TimeUnit.SECONDS)).as("the job is being started").isTrue();
+    assertThat(slow.inStart.await(10, TimeUnit.SECONDS)).as("the job is being started").isTrue();
     assertThat(s.phase()).as("returned while the hypervisor has not accepted the job yet").isEqualTo(Phase.SETUP);
     assertThat(s.completion()).isNotDone();
-    accept.countDown();
+    slow.accept.countDown();
     MigrationResult r = s.completion().get(10, TimeUnit.SECONDS);
     assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
-    assertThat(startedOn).singleElement().isNotEqualTo(caller).asString().startsWith("ferry-hv-migrate-");
+    assertThat(slow.startedOn).singleElement().isNotEqualTo(caller).asString().startsWith("ferry-hv-migrate-");
   }
 
   @Test
@@ -360,17 +373,52 @@ class HypervisorDrivenMigrationTest {
     assertThat(r.rounds().get(1).pagesSent()).isEqualTo(2 * mib + 10);
     assertThat(r.rounds().get(0).pagesDirtied()).isEqualTo(2 * mib + 10);
     assertThat(r.rounds().get(1).expectedDowntime()).isEqualTo(Duration.ofMillis(20));
+    assertThat(r.rounds().get(1).duration()).as("at least the pause it holds").isGreaterThanOrEqualTo(
+        Duration.ofMillis(20));
+    assertThat(r.rounds()).allSatisfy(rs -> assertThat(rs.zeroPages()).isLessThanOrEqualTo(rs.pagesSent()));
+    assertThat(r.rounds().get(0).zeroPages()).as("the zero pages sent after the last sample").isEqualTo(10);
     assertThat(r.rounds().stream().mapToLong(rs -> rs.pagesSent()).sum()).isEqualTo(r.pagesSent());
     assertThat(events).filteredOn(MigrationEvent.RoundCompleted.class::isInstance).hasSize(2);
   }
 
   @Test
-  void shortMigration_severalPassesUnsampled_oneLastRound_noPassInvented() throws Exception {
+  void pauseSampled_passBeforeItIsAPreCopyRound_thenPhaseStopAndCopy_thenItsOneRound_inTheDocumentedOrder()
+      throws Exception {
+    Stats paused = s(2, 65, 1, 100, 1300).withState(JobState.STOP_AND_COPY);
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(1, 40, 24, 900, 1000), paused,
+        s(2, 66, 0, 100, 1400).withState(JobState.STOP_AND_COPY)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 1500)));
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    // listening from the options: every event, the first PhaseChanged included
+    MigrationResult r = start(new FakeVm(job), opts().listener(events::add).build()).completion()
+        .get(20, TimeUnit.SECONDS);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 1L);
+    assertThat(r.rounds()).extracting(rs -> rs.stopAndCopy()).containsExactly(false, true);
+    assertThat(r.rounds().get(0).pagesSent()).as("sampled 40 MiB and the 24 MiB left of the pass")
+        .isEqualTo(64 * ((1L << 20) / PAGE));
+    List<String> order = events.stream().filter(e -> !(e instanceof MigrationEvent.Decision)).map(e ->
+        e instanceof MigrationEvent.PhaseChanged pc ? "phase " + pc.to()
+            : e instanceof MigrationEvent.RoundCompleted rc ? "round " + rc.stats().round() + (rc.stats().stopAndCopy()
+                ? " stop-and-copy" : "") : e.getClass().getSimpleName()).toList();
+    assertThat(order).containsExactly("phase PRE_COPY", "round 0", "phase STOP_AND_COPY", "round 1 stop-and-copy",
+        "phase ENDED", "Finished");
+  }
+
+  @Test
+  void shortMigration_laterPassesUnsampled_bulkPassStillRound0_theRestOneLastRound() throws Exception {
+    // sampled in the bulk pass only; the completed job counts 4 passes
     ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(1, 40, 24, 900, 1000)),
         new Result(Result.Outcome.COMPLETED, "", completed(4, 80, 20, 1900)));
     MigrationResult r = run(new FakeVm(job), opts().build(), new ArrayList<>());
-    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(3L);
-    assertThat(r.rounds().get(0).stopAndCopy()).isTrue();
+    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 3L);
+    assertThat(r.rounds()).extracting(rs -> rs.stopAndCopy()).containsExactly(false, true);
+    long mib = (1L << 20) / PAGE;
+    assertThat(r.rounds().get(0).pagesSent()).isEqualTo(64 * mib);
+    assertThat(r.rounds().get(1).pagesSent()).as("passes 2 and 3 and the stop-and-copy").isEqualTo(16 * mib + 10);
+    assertThat(r.rounds().get(0).pagesDirtied()).as("an upper bound: what the later passes sent")
+        .isEqualTo(16 * mib + 10);
   }
 
   @Test
@@ -537,21 +585,11 @@ class HypervisorDrivenMigrationTest {
   void cancel_whileTheHypervisorIsStartingTheJob_jobAbortedOnceStarted_outcomeCancelled() throws Exception {
     ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300)), null);
     job.holdAtEnd = true;
-    java.util.concurrent.CountDownLatch inStart = new java.util.concurrent.CountDownLatch(1);
-    java.util.concurrent.CountDownLatch accept = new java.util.concurrent.CountDownLatch(1);
-    FakeVm vm = new FakeVm("u-cancel-starting", r -> {
-      inStart.countDown();
-      try {
-        accept.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return job;
-    });
-    MigrationSession s = start(vm, opts().build());
-    assertThat(inStart.await(10, TimeUnit.SECONDS)).isTrue();
+    SlowStart slow = new SlowStart(job);
+    MigrationSession s = start(new FakeVm("u-cancel-starting", slow), opts().build());
+    assertThat(slow.inStart.await(10, TimeUnit.SECONDS)).isTrue();
     assertThat(s.cancel()).isTrue();
-    accept.countDown();
+    slow.accept.countDown();
     MigrationResult r = s.completion().get(10, TimeUnit.SECONDS);
     assertThat(job.calls).contains("abort");
     assertThat(r.outcome()).isEqualTo(Outcome.CANCELLED);
