@@ -52,6 +52,7 @@ public final class MigrationOptions {
   private final java.util.concurrent.ThreadFactory threadFactory;
   private final java.util.Optional<FerryTls> tls;
   private final java.util.Optional<String> destinationConfig;
+  private final java.util.Optional<dev.ferry.spi.HypervisorMigration.BackendOptions> backendOptions;
   private final boolean flightRecorder;
 
   private MigrationOptions(Builder b) {
@@ -74,6 +75,7 @@ public final class MigrationOptions {
     this.threadFactory = b.threadFactory;
     this.tls = java.util.Optional.ofNullable(b.tls);
     this.destinationConfig = java.util.Optional.ofNullable(b.destinationConfig);
+    this.backendOptions = java.util.Optional.ofNullable(b.backendOptions);
     this.flightRecorder = b.flightRecorder;
   }
 
@@ -108,6 +110,7 @@ public final class MigrationOptions {
     b.threadFactory = threadFactory;
     b.tls = tls.orElse(null);
     b.destinationConfig = destinationConfig.orElse(null);
+    b.backendOptions = backendOptions.orElse(null);
     b.flightRecorder = flightRecorder;
     return b;
   }
@@ -244,6 +247,18 @@ public final class MigrationOptions {
   }
 
   /**
+   * Options of the VM's backend for a migration its hypervisor carries out, beyond what every
+   * backend shares: for libvirt, {@code dev.ferry.libvirt.LibvirtMigrationOptions} (peer-to-peer or
+   * managed direct, libvirt's TLS, the migrate URI and the destination's listen address, persistence
+   * on the destination and undefining the source). Empty: the backend's defaults. Only a
+   * hypervisor-driven migration can use them; an engine-driven migration given some is refused, and
+   * so is a backend given options of another backend's type.
+   */
+  public java.util.Optional<dev.ferry.spi.HypervisorMigration.BackendOptions> backendOptions() {
+    return backendOptions;
+  }
+
+  /**
    * Whether the migration commits JDK Flight Recorder events ({@code dev.ferry.Migration},
    * {@code dev.ferry.Round}, ... listed in {@linkplain dev.ferry the package documentation}): on by
    * default. They reach a recording only when one is running and enables them, and cost a check per
@@ -259,7 +274,8 @@ public final class MigrationOptions {
         + ", bandwidthLimit=" + bandwidthLimit + ", streams=" + streams + ", compression=" + compression
         + ", policy=" + policy + ", verify=" + verify + ", quick=" + quick
         + (allowPostCopy ? ", postCopy (recovery " + postCopyRecoveryTimeout.toSeconds() + " s)" : "")
-        + (tls.isPresent() ? ", tls" : "") + (destinationConfig.isPresent() ? ", destinationConfig" : "") + "]";
+        + (tls.isPresent() ? ", tls" : "") + (destinationConfig.isPresent() ? ", destinationConfig" : "")
+        + backendOptions.map(o -> ", backendOptions=" + o).orElse("") + "]";
   }
 
   /** Builds {@link MigrationOptions}. Not thread-safe. Each setter checks its argument at once. */
@@ -290,6 +306,14 @@ public final class MigrationOptions {
         throw new IllegalArgumentException("destination config is blank; pass null for the source's own");
       }
       this.destinationConfig = config;
+      return this;
+    }
+
+    private dev.ferry.spi.HypervisorMigration.BackendOptions backendOptions;
+
+    /** See {@link MigrationOptions#backendOptions()}; null for the backend's defaults. */
+    public Builder backendOptions(dev.ferry.spi.HypervisorMigration.BackendOptions options) {
+      this.backendOptions = options;
       return this;
     }
 

@@ -139,6 +139,24 @@ class FerryApiTest {
   }
 
   @Test
+  void migrate_engineDrivenWithBackendOptions_isRefusedBeforeAnythingMoves() {
+    SimHost.named("api-bopt").createVm(SimVmSpec.builder("web-1").memory(DataSize.mib(8)).build());
+    try (Host a = Ferry.connect("sim://api-bopt"); Host b = Ferry.connect("sim://api-bopt-b")) {
+      Vm vm = a.vm("web-1");
+      dev.ferry.spi.HypervisorMigration.BackendOptions libvirtish = new dev.ferry.spi.HypervisorMigration.BackendOptions() {
+        @Override
+        public String toString() {
+          return "SomeBackendOptions[p2p]";
+        }
+      };
+      assertThatThrownBy(() -> a.migrate(vm, b.target(), MigrationOptions.builder().backendOptions(libvirtish).build()))
+          .isInstanceOf(MigrationRefusedException.class)
+          .hasMessageContaining("a backend's options").hasMessageContaining("SomeBackendOptions[p2p]");
+      assertThat(a.vm("web-1").state()).isEqualTo(dev.ferry.spi.VmState.RUNNING);
+    }
+  }
+
+  @Test
   void migrate_vmFromAnotherHost_isRefused() {
     SimHost.named("api-x").createVm(SimVmSpec.builder("web-1").memory(DataSize.mib(8)).build());
     try (Host a = Ferry.connect("sim://api-x"); Host b = Ferry.connect("sim://api-y")) {

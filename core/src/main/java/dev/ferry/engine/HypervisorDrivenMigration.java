@@ -54,6 +54,9 @@ import org.slf4j.LoggerFactory;
  * Once the job is in post-copy no round is reported any more: each sample becomes a
  * {@link MigrationEvent.PostCopyProgress} (at most every 100 ms), and the result carries
  * {@link PostCopyStats} with the figures the hypervisor does not report named as not measured.
+ * Likewise, once a sample shows the guest paused on the source (stop-and-copy), the pass before
+ * is closed as a pre-copy round and what follows is the one stop-and-copy round, reported when the
+ * job ends, so that the events keep the order {@link dev.ferry.MigrationListener} documents.
  *
  * <p>Figures: the total time is the session's own, on the options' ticker, from {@code migrate()} to
  * the end; the downtime is the hypervisor's completed-job figure, or empty with the reason when it
@@ -69,9 +72,13 @@ import org.slf4j.LoggerFactory;
  *   <li>Switching to post-copy is the point of no return: it is taken only if no cancel came first,
  *       and afterwards cancel is refused.
  *   <li>The per-host bound and the one-migration-per-VM guard of {@link MigrationSlots} hold as for
- *       the engine-driven plane. When a host slot is free the job starts at once and a refusal is
- *       thrown; a migration that has to wait for a slot starts its job when it gets one, and a
- *       refusal then ends it as {@link Outcome#FAILED}.
+ *       the engine-driven plane: a second migration of a VM being migrated is refused at once, and
+ *       a migration beyond the host's bound waits in phase SETUP for a slot.
+ *   <li>{@code start} returns at once, as {@code Host.migrate} promises: the hypervisor's job is
+ *       started on the session's thread (libvirt takes 0.5 to 1.3 s before QEMU moves memory), and
+ *       what the hypervisor refuses then (unreachable destination, same host, incompatible CPU) ends
+ *       the session as {@link Outcome#FAILED} with a {@link DestinationRefusedException} carrying its
+ *       words; nothing has moved and the VM runs on the source.
  * </ul>
  */
 public final class HypervisorDrivenMigration implements Runnable, Controller.Plane {
@@ -103,6 +110,7 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   private Bandwidth bandwidthLimit;
   private long lastIteration;
   private Stats roundStart;
+  private Stats lastPreCopy;
   private long maxTransferred;
   private long workingSet;
   private long lastRoundSent;
@@ -160,12 +168,13 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
   }
 
   /**
-   * Checks that the VM can be migrated by its hypervisor to the target, starts the job (which
-   * returns once the hypervisor moves memory) and samples it on a thread of its own.
+   * Checks that the VM can be migrated by its hypervisor to the target and returns at once; a thread
+   * of the session's waits for a slot of the source host, starts the job and samples it. What the
+   * hypervisor refuses ends the session as {@link Outcome#FAILED} with a
+   * {@link DestinationRefusedException}.
    *
    * @throws MigrationRefusedException if the target names no destination host, the VM does not run
-   *     or is being migrated already, or the hypervisor refuses (unreachable destination, same host,
-   *     incompatible CPU); nothing has moved then and the VM runs on the source
+   *     or is being migrated already; nothing has moved then and the VM runs on the source
    */
   public static MigrationSession start(HostInfo sourceHost, VmDriver vm, MigrationTarget target,
       MigrationOptions options) {
@@ -188,20 +197,11 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     }
     HypervisorMigration.Request request = new HypervisorMigration.Request(destination.get(),
         options.maxDowntime(), options.bandwidthLimit(), options.streams(), flagsFor(options),
-        options.destinationConfig());
+        options.destinationConfig(), options.backendOptions());
     MigrationSlots.claimVm(desc.id(), desc.name());
     HypervisorDrivenMigration m;
     try {
       m = new HypervisorDrivenMigration(sourceHost, desc, facet, request, options, poll);
-      if (MigrationSlots.tryAcquire(sourceHost.id())) {
-        m.slotHeld = true;
-        try {
-          m.startJob();
-        } catch (DriverException e) {
-          MigrationSlots.release(sourceHost.id());
-          throw new MigrationRefusedException(m.refusal(e));
-        }
-      }
       EngineThreads.keepAlive(options.threadFactory(), m, "ferry-hv-migrate-" + desc.name()).start();
     } catch (RuntimeException | Error e) {
       MigrationSlots.releaseVm(desc.id());
@@ -234,6 +234,12 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
             "cancelled while waiting for one of the " + MigrationSlots.DEFAULT_PER_HOST + " migration slots of "
                 + sourceHost.hostname())), Duration.ZERO, session.elapsed(), 0, 0, history, false,
             controller.actions());
+        return;
+      }
+      if (session.cancelRequested()) {
+        result = new MigrationResult(desc.id(), Outcome.CANCELLED, Optional.of(new MigrationCancelledException(
+            "cancelled before the hypervisor's job started; the VM runs on the source")), Duration.ZERO,
+            session.elapsed(), 0, 0, history, false, controller.actions());
         return;
       }
       if (job == null) {
@@ -327,12 +333,23 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     if (s.state() == JobState.STARTING || s.state() == JobState.ENDED) {
       return;
     }
+    if (s.state() == JobState.STOP_AND_COPY && session.phase() == Phase.PRE_COPY) {
+      closeLastPassSampled(s); // the pass before the pause is a pre-copy round, reported before the phase changes
+    }
     advancePhase(s.state());
     if (session.phase() == Phase.POST_COPY) {
       postCopySample(s);
       return;
     }
+    if (session.phase() == Phase.STOP_AND_COPY) {
+      // the guest is paused: what moves now is the stop-and-copy round, reported once the job ends
+      session.publish(progress(Phase.STOP_AND_COPY, s, round(s)));
+      return;
+    }
     boolean roundEnded = false;
+    if (s.state() == JobState.PRE_COPY) {
+      lastPreCopy = s;
+    }
     if (s.iteration() > lastIteration) {
       if (lastIteration >= 1) {
         endRound(s, false);
@@ -415,6 +432,53 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     }
   }
 
+  /**
+   * When the job pauses the guest (a sample in stop-and-copy), or at the end of a job that
+   * completed in pre-copy: when {@code end} counts more passes than the last pre-copy sample saw
+   * (a short migration sampled only in its bulk pass, say), that last sampled pass is reported as
+   * the pre-copy round it was (round 0 for the bulk pass), not folded into the stop-and-copy round.
+   * Its figures are those sampled plus what QEMU still had to send of it at that sample
+   * ({@code memory_remaining}: the pages of the pass not yet sent, since the dirty set grows only at
+   * the next pass's sync), the zero pages sent after the sample counted among them, and its time
+   * extended by their bytes at that sample's rate. The pages the guest dirtied during it are the ones
+   * sent after it: exact when the stop-and-copy came next, an upper bound when passes no sample saw
+   * came between; those passes and the stop-and-copy end in the one last round, which nothing
+   * tells apart.
+   */
+  private void closeLastPassSampled(Stats end) {
+    Stats at = lastPreCopy;
+    if (at == null || lastIteration < 1 || at.iteration() != lastIteration || end.iteration() <= lastIteration) {
+      return;
+    }
+    int page = at.pageSize();
+    long sampledPages = Math.max(0, at.normalPages() + at.zeroPages() - roundStart.normalPages()
+        - roundStart.zeroPages());
+    long endPages = Math.max(0, end.normalPages() + end.zeroPages() - at.normalPages() - at.zeroPages());
+    long tailPages = Math.min(at.remaining().bytes() / page, endPages);
+    // zero pages sent after the sample belong to the pass (a page the guest dirties is rarely all zero)
+    long tailZero = Math.min(Math.max(0, end.zeroPages() - at.zeroPages()), tailPages);
+    long tailNormal = tailPages - tailZero;
+    long tailBytes = tailNormal * page;
+    long tailWire = Math.min(Math.max(0, end.bytesOnWire() - at.bytesOnWire()), tailBytes);
+    Duration sampled = at.elapsed().minus(roundStart.elapsed());
+    Duration tail = at.bandwidth().bytesPerSecond() > 0 ? at.bandwidth().timeFor(tailWire) : Duration.ZERO;
+    Duration d = sampled.isNegative() ? tail : sampled.plus(tail);
+    long memBytes = Math.max(0, at.processed().bytes() - roundStart.processed().bytes()) + tailBytes;
+    RoundStats rs = new RoundStats(lastIteration - 1, false, sampledPages + tailPages,
+        Math.max(0, at.zeroPages() - roundStart.zeroPages()) + tailZero,
+        Math.max(0, at.bytesOnWire() - roundStart.bytesOnWire()) + tailWire, d,
+        d.isZero() ? Bandwidth.bytesPerSecond(0) : Bandwidth.of(memBytes, d), Math.max(0, endPages - tailPages),
+        at.dirtyRatePagesPerSecond(), at.expectedDowntime(), at.throttlePercent());
+    history.add(rs);
+    session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), rs, progress(session.phase(), at, rs.round())));
+    lastRoundSent = memBytes;
+    // the next round starts where this pass ended
+    roundStart = new Stats(at.state(), at.iteration(), at.total(), DataSize.bytes(at.processed().bytes() + tailBytes),
+        at.remaining(), at.normalPages() + tailNormal, at.zeroPages() + tailZero, at.bytesOnWire() + tailWire,
+        at.dirtyRatePagesPerSecond(), page, at.bandwidth(), at.expectedDowntime(), Duration.ZERO,
+        at.throttlePercent(), at.elapsed().plus(tail));
+  }
+
   /** Ends the round(s) since {@link #roundStart} at sample {@code s}. */
   private void endRound(Stats s, boolean last) {
     Stats a = roundStart;
@@ -425,6 +489,11 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
     Duration d = s.elapsed().minus(a.elapsed());
     if (d.isNegative()) {
       d = Duration.ZERO;
+    }
+    if (last && !postCopy && d.compareTo(s.downtime()) < 0) {
+      // the completed job's clock (the destination's) and the samples' need not agree; the round
+      // lasted at least the pause it holds
+      d = s.downtime();
     }
     long dirtied = last ? 0 : s.remaining().bytes() / s.pageSize();
     long number = last ? Math.max(s.iteration() - 1, history.isEmpty() ? 0 : history.get(history.size() - 1).round() + 1)
@@ -543,6 +612,9 @@ public final class HypervisorDrivenMigration implements Runnable, Controller.Pla
           session.emit(new MigrationEvent.PostCopyProgress(session.elapsed(), 0, st));
           pc = Optional.of(st);
         } else if (s.iteration() > 0 || s.processed().bytes() > 0) {
+          if (session.phase() == Phase.PRE_COPY) {
+            closeLastPassSampled(s);
+          }
           session.phase(Phase.STOP_AND_COPY);
           endRound(s, true);
           session.emit(new MigrationEvent.RoundCompleted(session.elapsed(), history.get(history.size() - 1),

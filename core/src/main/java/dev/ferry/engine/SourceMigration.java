@@ -101,6 +101,11 @@ public final class SourceMigration implements Runnable {
           + "destination configuration (MigrationOptions.destinationConfig): only a hypervisor-driven migration "
           + "(libvirt) takes one");
     }
+    if (options.backendOptions().isPresent()) {
+      throw new MigrationRefusedException("VM '" + name + "' is migrated by Ferry's engine, which has no use for "
+          + "a backend's options (MigrationOptions.backendOptions: " + options.backendOptions().get() + "): only a "
+          + "hypervisor-driven migration (libvirt) takes them");
+    }
     MigrationSlots.claimVm(vm.description().id(), name);
     SourceMigration m;
     try {

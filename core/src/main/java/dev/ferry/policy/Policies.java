@@ -16,10 +16,24 @@ final class Policies {
     if (!p.lastChance()) {
       return Decision.keepGoing();
     }
-    String why = who + ": deadline of " + ms(p.deadline()) + " ms reached after " + ms(p.elapsed()) + " ms and "
-        + (p.round() + 1) + " round(s); expected downtime " + ms(p.expectedDowntime()) + " ms, limit "
+    String why = who + ": " + deadlineReason(p) + "; expected downtime " + ms(p.expectedDowntime()) + " ms, limit "
         + ms(p.downtimeLimit()) + " ms";
     return timeout(p, action, permitPostCopy, why);
+  }
+
+  /**
+   * Why {@link Progress#lastChance()} holds, in words that are true of {@code p}: the deadline has
+   * passed, or it has not yet and one more round with the stop-and-copy after it would end past it.
+   * The round is the one under way ({@link Progress#round()}, 0 the first full pass).
+   */
+  static String deadlineReason(Progress p) {
+    if (p.pastDeadline()) {
+      return "deadline of " + ms(p.deadline()) + " ms reached after " + ms(p.elapsed()) + " ms, in round "
+          + p.round();
+    }
+    return "no further round fits before the deadline of " + ms(p.deadline()) + " ms (at " + ms(p.elapsed())
+        + " ms, in round " + p.round() + ": sending the " + mib(p.remaining().bytes()) + " remaining at "
+        + mbps(p.bandwidth().bytesPerSecond()) + " and then stopping to copy would end past it)";
   }
 
   /** The decision a timeout with this action calls for. */

@@ -162,26 +162,49 @@ class HypervisorDrivenMigrationTest {
   static final class FakeVm implements VmDriver {
     final HypervisorMigration facet;
     final HypervisorMigration.Job job;
-    HypervisorMigration.Request request;
+    final String id;
+    volatile HypervisorMigration.Request request;
+    /** Counted down when the facet was asked to start the job. */
+    final java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
 
     FakeVm(HypervisorMigration.Job job) {
+      this("u-1", job);
+    }
+
+    FakeVm(String id, HypervisorMigration.Job job) {
+      this.id = id;
       this.job = job;
       this.facet = r -> {
         request = r;
+        asked.countDown();
         return job;
       };
     }
 
     FakeVm(DriverException refusal) {
+      this.id = "u-1";
       this.job = null;
       this.facet = r -> {
+        asked.countDown();
         throw refusal;
       };
     }
 
+    FakeVm(String id, HypervisorMigration facet) {
+      this.id = id;
+      this.job = null;
+      this.facet = facet;
+    }
+
+    /** The request the facet got; waits (at most 10 s) for the session's thread to ask for the job. */
+    HypervisorMigration.Request awaitRequest() throws InterruptedException {
+      assertThat(asked.await(10, TimeUnit.SECONDS)).as("the job was started").isTrue();
+      return request;
+    }
+
     @Override
     public VmDescription description() {
-      return new VmDescription(new VmId("u-1"), "dom1", MEM, PAGE, 1, new CpuInfo("m", Set.of()));
+      return new VmDescription(new VmId(id), "dom-" + id, MEM, PAGE, 1, new CpuInfo("m", Set.of()));
     }
 
     @Override
@@ -201,6 +224,33 @@ class HypervisorDrivenMigrationTest {
     @Override
     public Optional<HypervisorMigration> hypervisorMigration() {
       return Optional.of(facet);
+    }
+  }
+
+  /**
+   * A hypervisor that takes its time to accept a job (libvirt: until QEMU moves memory): start
+   * blocks until {@link #accept} is counted down (at most 10 s).
+   */
+  static final class SlowStart implements HypervisorMigration {
+    final java.util.concurrent.CountDownLatch inStart = new java.util.concurrent.CountDownLatch(1);
+    final java.util.concurrent.CountDownLatch accept = new java.util.concurrent.CountDownLatch(1);
+    final List<String> startedOn = new CopyOnWriteArrayList<>();
+    final Job job;
+
+    SlowStart(Job job) {
+      this.job = job;
+    }
+
+    @Override
+    public Job start(Request request) {
+      startedOn.add(Thread.currentThread().getName());
+      inStart.countDown();
+      try {
+        accept.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return job;
     }
   }
 
@@ -236,10 +286,139 @@ class HypervisorDrivenMigrationTest {
   }
 
   @Test
-  void start_hypervisorRefuses_isRefusedWithItsMessage() {
+  void start_hypervisorRefuses_endsFailedWithDestinationRefusedAndItsMessage() throws Exception {
     FakeVm vm = new FakeVm(new DriverException("Attempt to migrate guest to the same host 8f0e"));
-    assertThatThrownBy(() -> start(vm, opts().build()))
-        .isInstanceOf(MigrationRefusedException.class).hasMessageContaining("same host 8f0e");
+    MigrationResult r = start(vm, opts().build()).completion().get(10, TimeUnit.SECONDS);
+    assertThat(r.outcome()).isEqualTo(Outcome.FAILED);
+    assertThat(r.cause()).containsInstanceOf(dev.ferry.DestinationRefusedException.class);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("same host 8f0e");
+  }
+
+  @Test
+  void start_returnsAtOnce_theJobStartsOnTheSessionsThread() throws Exception {
+    SlowStart slow = new SlowStart(new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(2, 64, 2, 50, 2000)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 2100))));
+    MigrationSession s = start(new FakeVm("u-blocking", slow), opts().build());
+    String caller = Thread.currentThread().getName();
+    assertThat(slow.inStart.await(10, TimeUnit.SECONDS)).as("the job is being started").isTrue();
+    assertThat(s.phase()).as("returned while the hypervisor has not accepted the job yet").isEqualTo(Phase.SETUP);
+    assertThat(s.completion()).isNotDone();
+    slow.accept.countDown();
+    MigrationResult r = s.completion().get(10, TimeUnit.SECONDS);
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(slow.startedOn).singleElement().isNotEqualTo(caller).asString().startsWith("ferry-hv-migrate-");
+  }
+
+  @Test
+  void start_sameVmWhileItsMigrationRuns_isRefused() throws Exception {
+    ScriptedJob first = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+    first.holdAtEnd = true;
+    FakeVm vm = new FakeVm("u-twice", first);
+    MigrationSession s = start(vm, opts().build());
+    vm.awaitRequest();
+    FakeVm again = new FakeVm("u-twice", new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null));
+    assertThatThrownBy(() -> start(again, opts().build()))
+        .isInstanceOf(MigrationRefusedException.class).hasMessageContaining("is being migrated already");
+    assertThat(again.asked.getCount()).as("no second job asked of the hypervisor").isEqualTo(1);
+    s.cancel();
+    assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
+  }
+
+  @Test
+  void start_thirdMigrationLeavingOneHost_waitsInSetupForASlot_startsWhenOneEnds() throws Exception {
+    HostInfo host = new HostInfo(new HostId("h-slots"), "h-slots", new CpuInfo("m", Set.of()), DataSize.gib(1));
+    List<ScriptedJob> jobs = new ArrayList<>();
+    List<FakeVm> vms = new ArrayList<>();
+    List<MigrationSession> sessions = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ScriptedJob j = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+      j.holdAtEnd = true;
+      jobs.add(j);
+      vms.add(new FakeVm("u-slot-" + i, j));
+    }
+    for (int i = 0; i < 2; i++) {
+      sessions.add(HypervisorDrivenMigration.start(host, vms.get(i), TARGET, opts().build(), Duration.ofMillis(1)));
+      vms.get(i).awaitRequest();
+    }
+    sessions.add(HypervisorDrivenMigration.start(host, vms.get(2), TARGET, opts().build(), Duration.ofMillis(1)));
+    // the two running jobs hold both slots: the third's job cannot have been asked for
+    assertThat(vms.get(2).asked.await(300, TimeUnit.MILLISECONDS)).as("third job started with two running").isFalse();
+    assertThat(sessions.get(2).phase()).isEqualTo(Phase.SETUP);
+
+    jobs.get(0).result = new Result(Result.Outcome.COMPLETED, "", completed(1, 64, 10, 500));
+    assertThat(sessions.get(0).completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.COMPLETED);
+    vms.get(2).awaitRequest();
+    for (int i = 1; i < 3; i++) {
+      sessions.get(i).cancel();
+      assertThat(sessions.get(i).completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
+    }
+  }
+
+  @Test
+  void shortMigration_bulkPassThenStopAndCopy_reportedAsRound0PreCopyThenRound1StopAndCopy() throws Exception {
+    // sampled only during the bulk pass (iteration 1); the completed job counts 2 passes: the bulk
+    // pass and the stop-and-copy
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(1, 40, 24, 900, 1000)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 1900)));
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    MigrationResult r = run(new FakeVm(job), opts().build(), events);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 1L);
+    assertThat(r.rounds()).extracting(rs -> rs.stopAndCopy()).containsExactly(false, true);
+    long mib = (1L << 20) / PAGE;
+    // the bulk pass: what was sampled (40 MiB) and what QEMU still had to send of it then (24 MiB)
+    assertThat(r.rounds().get(0).pagesSent()).isEqualTo(64 * mib);
+    // the stop-and-copy: the rest of the completed job's pages, which the guest dirtied meanwhile
+    assertThat(r.rounds().get(1).pagesSent()).isEqualTo(2 * mib + 10);
+    assertThat(r.rounds().get(0).pagesDirtied()).isEqualTo(2 * mib + 10);
+    assertThat(r.rounds().get(1).expectedDowntime()).isEqualTo(Duration.ofMillis(20));
+    assertThat(r.rounds().get(1).duration()).as("at least the pause it holds").isGreaterThanOrEqualTo(
+        Duration.ofMillis(20));
+    assertThat(r.rounds()).allSatisfy(rs -> assertThat(rs.zeroPages()).isLessThanOrEqualTo(rs.pagesSent()));
+    assertThat(r.rounds().get(0).zeroPages()).as("the zero pages sent after the last sample").isEqualTo(10);
+    assertThat(r.rounds().stream().mapToLong(rs -> rs.pagesSent()).sum()).isEqualTo(r.pagesSent());
+    assertThat(events).filteredOn(MigrationEvent.RoundCompleted.class::isInstance).hasSize(2);
+  }
+
+  @Test
+  void pauseSampled_passBeforeItIsAPreCopyRound_thenPhaseStopAndCopy_thenItsOneRound_inTheDocumentedOrder()
+      throws Exception {
+    Stats paused = s(2, 65, 1, 100, 1300).withState(JobState.STOP_AND_COPY);
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(1, 40, 24, 900, 1000), paused,
+        s(2, 66, 0, 100, 1400).withState(JobState.STOP_AND_COPY)),
+        new Result(Result.Outcome.COMPLETED, "", completed(2, 66, 20, 1500)));
+    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
+    // listening from the options: every event, the first PhaseChanged included
+    MigrationResult r = start(new FakeVm(job), opts().listener(events::add).build()).completion()
+        .get(20, TimeUnit.SECONDS);
+
+    assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED);
+    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 1L);
+    assertThat(r.rounds()).extracting(rs -> rs.stopAndCopy()).containsExactly(false, true);
+    assertThat(r.rounds().get(0).pagesSent()).as("sampled 40 MiB and the 24 MiB left of the pass")
+        .isEqualTo(64 * ((1L << 20) / PAGE));
+    List<String> order = events.stream().filter(e -> !(e instanceof MigrationEvent.Decision)).map(e ->
+        e instanceof MigrationEvent.PhaseChanged pc ? "phase " + pc.to()
+            : e instanceof MigrationEvent.RoundCompleted rc ? "round " + rc.stats().round() + (rc.stats().stopAndCopy()
+                ? " stop-and-copy" : "") : e.getClass().getSimpleName()).toList();
+    assertThat(order).containsExactly("phase PRE_COPY", "round 0", "phase STOP_AND_COPY", "round 1 stop-and-copy",
+        "phase ENDED", "Finished");
+  }
+
+  @Test
+  void shortMigration_laterPassesUnsampled_bulkPassStillRound0_theRestOneLastRound() throws Exception {
+    // sampled in the bulk pass only; the completed job counts 4 passes
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300), s(1, 40, 24, 900, 1000)),
+        new Result(Result.Outcome.COMPLETED, "", completed(4, 80, 20, 1900)));
+    MigrationResult r = run(new FakeVm(job), opts().build(), new ArrayList<>());
+    assertThat(r.rounds()).extracting(rs -> rs.round()).containsExactly(0L, 3L);
+    assertThat(r.rounds()).extracting(rs -> rs.stopAndCopy()).containsExactly(false, true);
+    long mib = (1L << 20) / PAGE;
+    assertThat(r.rounds().get(0).pagesSent()).isEqualTo(64 * mib);
+    assertThat(r.rounds().get(1).pagesSent()).as("passes 2 and 3 and the stop-and-copy").isEqualTo(16 * mib + 10);
+    assertThat(r.rounds().get(0).pagesDirtied()).as("an upper bound: what the later passes sent")
+        .isEqualTo(16 * mib + 10);
   }
 
   @Test
@@ -248,6 +427,7 @@ class HypervisorDrivenMigrationTest {
     job.holdAtEnd = true;
     FakeVm vm = new FakeVm(job);
     MigrationSession s = start(vm, opts().bandwidthLimit(Bandwidth.mibps(8)).allowPostCopy(true).build());
+    vm.awaitRequest();
     assertThat(vm.request.destination()).isEqualTo(URI.create("qemu+unix:///system"));
     assertThat(vm.request.maxDowntime()).isEqualTo(Duration.ofMillis(300));
     assertThat(vm.request.bandwidth()).isEqualTo(Bandwidth.mibps(8));
@@ -392,8 +572,24 @@ class HypervisorDrivenMigrationTest {
   void cancel_abortsTheJob_outcomeCancelled() throws Exception {
     ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300)), null);
     job.holdAtEnd = true;
-    MigrationSession s = start(new FakeVm(job), opts().build());
+    FakeVm vm = new FakeVm(job);
+    MigrationSession s = start(vm, opts().build());
+    vm.awaitRequest();
     assertThat(s.cancel()).isTrue();
+    MigrationResult r = s.completion().get(10, TimeUnit.SECONDS);
+    assertThat(job.calls).contains("abort");
+    assertThat(r.outcome()).isEqualTo(Outcome.CANCELLED);
+  }
+
+  @Test
+  void cancel_whileTheHypervisorIsStartingTheJob_jobAbortedOnceStarted_outcomeCancelled() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 10, 54, 2000, 300)), null);
+    job.holdAtEnd = true;
+    SlowStart slow = new SlowStart(job);
+    MigrationSession s = start(new FakeVm("u-cancel-starting", slow), opts().build());
+    assertThat(slow.inStart.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(s.cancel()).isTrue();
+    slow.accept.countDown();
     MigrationResult r = s.completion().get(10, TimeUnit.SECONDS);
     assertThat(job.calls).contains("abort");
     assertThat(r.outcome()).isEqualTo(Outcome.CANCELLED);
@@ -536,7 +732,19 @@ class HypervisorDrivenMigrationTest {
     FakeVm vm = new FakeVm(job);
     String xml = "<domain type='qemu'><name>dom1</name></domain>";
     MigrationSession s = start(vm, opts().destinationConfig(xml).build());
-    assertThat(vm.request.destinationConfig()).contains(xml);
+    assertThat(vm.awaitRequest().destinationConfig()).contains(xml);
+    s.cancel();
+    assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
+  }
+
+  @Test
+  void start_backendOptions_passedToTheHypervisorAsGiven() throws Exception {
+    ScriptedJob job = new ScriptedJob(List.of(s(1, 1, 63, 0, 10)), null);
+    job.holdAtEnd = true;
+    FakeVm vm = new FakeVm(job);
+    HypervisorMigration.BackendOptions mine = new HypervisorMigration.BackendOptions() {};
+    MigrationSession s = start(vm, opts().backendOptions(mine).build());
+    assertThat(vm.awaitRequest().backendOptions()).containsSame(mine);
     s.cancel();
     assertThat(s.completion().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(Outcome.CANCELLED);
   }

@@ -65,6 +65,25 @@ class BuiltInPoliciesTest {
     }
 
     @Test
+    void decide_lastChanceBeforeTheDeadline_reasonSaysNoFurtherRoundFits_notThatItWasReached() {
+      Progress p = lastChance().build();
+      assertThat(p.pastDeadline()).isFalse();
+      Decision d = ConvergencePolicy.untilDeadline().decide(p);
+      assertThat(d.reason()).contains("no further round fits before the deadline of 60000 ms (at 58500 ms, in round 3")
+          .contains("100.0 MiB remaining at 100.0 MB/s").doesNotContain("reached");
+      assertThat(((PolicyAction.Abort) only(d)).reason()).contains("no further round fits");
+    }
+
+    @Test
+    void decide_pastTheDeadline_reasonSaysItWasReachedAndInWhichRound() {
+      Progress p = sample().deadline(Duration.ofSeconds(60)).elapsed(Duration.ofMillis(61_250)).round(7).build();
+      assertThat(p.pastDeadline()).isTrue();
+      Decision d = ConvergencePolicy.untilDeadline().decide(p);
+      assertThat(d.reason()).contains("deadline of 60000 ms reached after 61250 ms, in round 7")
+          .doesNotContain("no further round fits");
+    }
+
+    @Test
     void untilDeadline_isTheSameAsFixedDowntime() {
       assertThat(only(ConvergencePolicy.untilDeadline().decide(lastChance().build()))).isInstanceOf(PolicyAction.Abort.class);
       assertThat(ConvergencePolicy.untilDeadline().decide(sample().build()).isEmpty()).isTrue();

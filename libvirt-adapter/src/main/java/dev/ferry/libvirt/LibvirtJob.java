@@ -29,8 +29,9 @@ import org.libvirt.TypedStringParameter;
 import org.libvirt.TypedUlongParameter;
 
 /**
- * One libvirt migration job: a managed direct migration ({@code virDomainMigrate3}) of a domain to
- * another libvirt host, sampled and steered while it runs.
+ * One libvirt migration job: a managed direct migration ({@code virDomainMigrate3}), or with
+ * {@link LibvirtMigrationOptions#peerToPeer()} a peer-to-peer one ({@code virDomainMigrateToURI3}), of
+ * a domain to another libvirt host, sampled and steered while it runs.
  *
  * <p>Design:
  * <ul>
@@ -40,7 +41,9 @@ import org.libvirt.TypedUlongParameter;
  *       start post-copy, suspend, abort); the third is the destination. Sampling on the connection
  *       that runs the blocking call hangs in native code after a few seconds.
  *   <li>Settings libvirt keeps on the domain from one migration to the next (max downtime, max
- *       speed) are set explicitly before every start, and passed again as typed parameters.
+ *       speed) are set explicitly before every start, and passed again as typed parameters. The
+ *       bandwidth cap holds in post-copy too ({@code bandwidth.postcopy}): QEMU keeps a separate,
+ *       unlimited one for post-copy's background transfer unless told.
  *   <li>{@link #start} returns only once QEMU is moving memory; what libvirt refuses before that
  *       (same host, incompatible CPU, unreachable destination, a domain of that UUID already
  *       there) is thrown as a {@link DriverException} with libvirt's message, the domain still
@@ -72,6 +75,7 @@ final class LibvirtJob implements Job {
   private final Connect jobConn;
   private final Connect destConn;
   private final Request request;
+  private final LibvirtMigrationOptions options;
   private final String name;
   private final String uuid;
   private final CountDownLatch done = new CountDownLatch(1);
@@ -88,6 +92,7 @@ final class LibvirtJob implements Job {
     this.jobConn = jobConn;
     this.destConn = destConn;
     this.request = request;
+    this.options = LibvirtMigrationOptions.of(request);
     this.name = vm.description().name();
     this.uuid = vm.description().id().value();
     this.last = Stats.starting(vm.description().memory(), vm.description().pageSize());
@@ -100,6 +105,7 @@ final class LibvirtJob implements Job {
   /** {@link #start(LibvirtHost, LibvirtVm, Request)} with the native calls given (a seam for unit tests). */
   static LibvirtJob start(LibvirtHost host, LibvirtVm vm, Request r, NativeCalls calls) {
     String name = vm.description().name();
+    LibvirtMigrationOptions.of(r); // another backend's options: refused before anything is opened
     VmState state = vm.state();
     if (state != VmState.RUNNING) {
       throw new DriverException("domain '" + name + "' is " + state + " on " + host.uri()
@@ -162,7 +168,15 @@ final class LibvirtJob implements Job {
     } catch (LibvirtException e) {
       throw Errors.driver("setting the max downtime of '" + name + "'", e);
     }
-    calls.setMaxSpeed(control, mibps(request.bandwidth()));
+    setBandwidth(request.bandwidth());
+  }
+
+  /**
+   * The cap for post-copy's background transfer, which QEMU keeps apart from pre-copy's and leaves
+   * unlimited unless told: whole MiB/s as {@link #mibps}, and 0 (QEMU's unlimited) for no cap.
+   */
+  static long postCopyMibps(Bandwidth b) {
+    return b.isUnlimited() ? 0 : mibps(b);
   }
 
   /**
@@ -197,9 +211,15 @@ final class LibvirtJob implements Job {
   TypedParameter[] parameters() {
     List<TypedParameter> p = new ArrayList<>();
     p.add(new TypedStringParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_URI,
-        migrateUri(request.destination())));
+        options.migrateUri().orElseGet(() -> migrateUri(request.destination()))));
+    options.listenAddress().ifPresent(a -> p.add(
+        new TypedStringParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_LISTEN_ADDRESS, a)));
     p.add(new TypedUlongParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH,
         mibps(request.bandwidth())));
+    if (request.flags().contains(Flag.POST_COPY)) {
+      p.add(new TypedUlongParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY,
+          postCopyMibps(request.bandwidth())));
+    }
     request.destinationConfig().ifPresent(xml -> p.add(
         new TypedStringParameter(Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_DEST_XML, xml)));
     if (request.parallelConnections() > 1) {
@@ -210,16 +230,21 @@ final class LibvirtJob implements Job {
   }
 
   long flags() {
-    return flags(request, vm.persistent());
+    return flags(request, options, vm.persistent());
   }
 
-  static long flags(Request r, boolean persistent) {
+  /**
+   * libvirt's flags for the request: persistence on the destination and undefining the source as
+   * the libvirt options say, else (Ferry's default) exactly when the domain is defined on the
+   * source; {@code VIR_MIGRATE_PEER2PEER} and {@code VIR_MIGRATE_TLS} when the options ask for them.
+   */
+  static long flags(Request r, LibvirtMigrationOptions o, boolean persistent) {
     long f = 0;
     for (Flag flag : r.flags()) {
       switch (flag) {
         case LIVE -> f |= Domain.MigrateFlags.LIVE;
-        case PERSIST_DESTINATION -> f |= persistent ? Domain.MigrateFlags.PERSIST_DEST : 0;
-        case UNDEFINE_SOURCE -> f |= persistent ? Domain.MigrateFlags.UNDEFINE_SOURCE : 0;
+        case PERSIST_DESTINATION -> f |= o.persistDestination().orElse(persistent) ? Domain.MigrateFlags.PERSIST_DEST : 0;
+        case UNDEFINE_SOURCE -> f |= o.undefineSource().orElse(persistent) ? Domain.MigrateFlags.UNDEFINE_SOURCE : 0;
         case AUTO_CONVERGE -> f |= Domain.MigrateFlags.AUTO_CONVERGE;
         case POST_COPY -> f |= Domain.MigrateFlags.POSTCOPY;
         case COMPRESSED -> f |= Domain.MigrateFlags.COMPRESSED;
@@ -230,6 +255,12 @@ final class LibvirtJob implements Job {
     if (r.parallelConnections() > 1) {
       f |= Domain.MigrateFlags.PARALLEL;
     }
+    if (o.peerToPeer()) {
+      f |= Domain.MigrateFlags.PEER2PEER;
+    }
+    if (o.tls()) {
+      f |= Domain.MigrateFlags.TLS;
+    }
     return f;
   }
 
@@ -239,7 +270,7 @@ final class LibvirtJob implements Job {
       Domain onDest = null;
       Throwable error = null;
       try {
-        onDest = jobDom.migrate(destConn, params, flags);
+        onDest = options.peerToPeer() ? migratePeerToPeer(jobDom, params, flags) : jobDom.migrate(destConn, params, flags);
       } catch (LibvirtException | RuntimeException | Error e) {
         // An Error too (a JNA link error, say): the job must end with a result, never hang undone.
         error = e;
@@ -257,6 +288,16 @@ final class LibvirtJob implements Job {
     }, "ferry-libvirt-migrate-" + name);
     t.setDaemon(true);
     t.start();
+  }
+
+  /**
+   * Peer-to-peer: the source's daemon drives the migration to the destination URI itself
+   * ({@code virDomainMigrateToURI3}; {@code virDomainMigrate3} refuses PEER2PEER). It returns no
+   * domain: the destination's is looked up by UUID on Ferry's own destination connection.
+   */
+  private Domain migratePeerToPeer(Domain jobDom, TypedParameter[] params, long flags) throws LibvirtException {
+    jobDom.migrateToURI(request.destination().toString(), params, (int) flags);
+    return destConn.domainLookupByUUIDString(uuid);
   }
 
   /** Waits until QEMU moves memory (or the job ended early), so that refusals surface from start. */
@@ -325,9 +366,13 @@ final class LibvirtJob implements Job {
     }
   }
 
+  /** Sets the cap of pre-copy and, for a job that may switch to post-copy, post-copy's too. */
   @Override
   public void setBandwidth(Bandwidth bandwidth) {
     calls.setMaxSpeed(control, mibps(bandwidth));
+    if (request.flags().contains(Flag.POST_COPY)) {
+      calls.setMaxPostCopySpeed(control, postCopyMibps(bandwidth));
+    }
   }
 
   @Override

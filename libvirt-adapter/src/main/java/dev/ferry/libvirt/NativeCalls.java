@@ -22,6 +22,9 @@ interface NativeCalls {
   /** {@link VirtNative#setMaxSpeed}. */
   void setMaxSpeed(Domain d, long mibps);
 
+  /** {@link VirtNative#setMaxPostCopySpeed}. */
+  void setMaxPostCopySpeed(Domain d, long mibps);
+
   /** {@link VirtNative#startPostCopy}. */
   void startPostCopy(Domain d);
 
@@ -40,6 +43,11 @@ interface NativeCalls {
     @Override
     public void setMaxSpeed(Domain d, long mibps) {
       VirtNative.setMaxSpeed(d, mibps);
+    }
+
+    @Override
+    public void setMaxPostCopySpeed(Domain d, long mibps) {
+      VirtNative.setMaxPostCopySpeed(d, mibps);
     }
 
     @Override

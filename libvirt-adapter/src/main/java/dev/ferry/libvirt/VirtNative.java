@@ -130,6 +130,15 @@ final class VirtNative {
     check(virt().virDomainMigrateSetMaxSpeed(pointer(d), new NativeLong(mibps), 0), "virDomainMigrateSetMaxSpeed");
   }
 
+  /** {@code VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY}: the speed set is post-copy's (libvirt 5.1 and later). */
+  static final int MAX_SPEED_POSTCOPY = 1;
+
+  /** Sets the bandwidth of post-copy's background transfer; 0 is unlimited (QEMU's max-postcopy-bandwidth). */
+  static void setMaxPostCopySpeed(Domain d, long mibps) {
+    check(virt().virDomainMigrateSetMaxSpeed(pointer(d), new NativeLong(mibps), MAX_SPEED_POSTCOPY),
+        "virDomainMigrateSetMaxSpeed(POSTCOPY)");
+  }
+
   static long maxSpeed(Domain d) {
     LongByReference v = new LongByReference();
     check(virt().virDomainMigrateGetMaxSpeed(pointer(d), v, 0), "virDomainMigrateGetMaxSpeed");

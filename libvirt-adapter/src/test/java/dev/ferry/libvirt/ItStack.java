@@ -89,14 +89,50 @@ final class ItStack {
     return new Guest(this, name);
   }
 
-  /** Destroys a domain of that name on both daemons, if there is one. */
+  /** Defines a persistent test guest on the source daemon and starts it. */
+  Guest startDefinedGuest(String name, int regionMib, int rateMibps) {
+    try {
+      Connect c = new Connect(src, false);
+      try {
+        c.domainDefineXML(domainXml(name, regionMib, rateMibps)).create();
+      } finally {
+        c.close();
+      }
+    } catch (LibvirtException e) {
+      throw new AssertionError("cannot define and start the test guest " + name + ": " + e.getMessage(), e);
+    }
+    return new Guest(this, name);
+  }
+
+  /** Whether the daemon at {@code uri} has a domain of that name defined (persistent); false if none. */
+  static boolean defined(String uri, String name) {
+    try {
+      Connect c = new Connect(uri, true);
+      try {
+        return c.domainLookupByName(name).isPersistent() == 1;
+      } catch (LibvirtException e) {
+        return false; // no such domain
+      } finally {
+        c.close();
+      }
+    } catch (LibvirtException e) {
+      throw new AssertionError("cannot connect to " + uri + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Destroys a domain of that name on both daemons, and undefines it, if there is one. */
   void destroyEverywhere(String name) {
     for (String uri : List.of(src, dst)) {
       try {
         Connect c = new Connect(uri, false);
         try {
           Domain d = c.domainLookupByName(name);
-          d.destroy();
+          if (d.isActive() == 1) {
+            d.destroy();
+          }
+          if (d.isPersistent() == 1) {
+            d.undefine();
+          }
         } catch (LibvirtException e) {
           // not there
         } finally {
@@ -113,6 +149,24 @@ final class ItStack {
    * names the guest and has {@code -incoming}), or -1 if there is none.
    */
   static long incomingQemuPid(String name) {
+    for (java.util.Map.Entry<Long, List<String>> q : qemusOf(name).entrySet()) {
+      if (q.getValue().contains("-incoming")) {
+        return q.getKey();
+      }
+    }
+    return -1;
+  }
+
+  /** Pids of every QEMU whose command line names guest {@code name}, with "in" for incoming ones. */
+  static List<String> qemuPids(String name) {
+    List<String> out = new ArrayList<>();
+    qemusOf(name).forEach((pid, args) -> out.add(pid + (args.contains("-incoming") ? "(in)" : "")));
+    return out;
+  }
+
+  /** The processes whose command line names guest {@code name}: pid and arguments, by pid. */
+  private static java.util.SortedMap<Long, List<String>> qemusOf(String name) {
+    java.util.SortedMap<Long, List<String>> out = new java.util.TreeMap<>();
     try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
       for (Path p : (Iterable<Path>) procs::iterator) {
         String pid = p.getFileName().toString();
@@ -122,8 +176,8 @@ final class ItStack {
         try {
           String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.ISO_8859_1);
           List<String> args = List.of(cmd.split("\0"));
-          if (args.contains("-incoming") && args.stream().anyMatch(a -> a.startsWith("guest=" + name + ","))) {
-            return Long.parseLong(pid);
+          if (args.stream().anyMatch(arg -> arg.startsWith("guest=" + name + ","))) {
+            out.put(Long.parseLong(pid), args);
           }
         } catch (IOException e) {
           // the process ended meanwhile
@@ -132,7 +186,26 @@ final class ItStack {
     } catch (IOException e) {
       throw new AssertionError("cannot list /proc", e);
     }
-    return -1;
+    return out;
+  }
+
+  /**
+   * Whether the process {@code pid} has a TCP socket bound to local {@code port} (listening or
+   * connected), read from {@code /proc/PID/net/tcp}: the table of the network namespace it runs in.
+   */
+  static boolean hasLocalTcpPort(long pid, int port) {
+    String hex = String.format(":%04X", port);
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "net", "tcp"))) {
+        String[] f = line.trim().split("\\s+");
+        if (f.length > 3 && f[1].endsWith(hex) && (f[3].equals("0A") || f[3].equals("01"))) {
+          return true;
+        }
+      }
+    } catch (IOException e) {
+      return false; // the process ended
+    }
+    return false;
   }
 
   /** A test guest and its serial logs on both hosts. */

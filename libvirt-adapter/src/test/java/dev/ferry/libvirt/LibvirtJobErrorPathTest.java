@@ -193,6 +193,97 @@ class LibvirtJobErrorPathTest {
   }
 
   @Test
+  void start_postCopyAllowedWithCap_postCopyGetsTheSameCap_qemuWouldOtherwiseLeaveItUnlimited() throws Exception {
+    Job job = start(new Request(DST, Duration.ofMillis(300), Bandwidth.mibps(4), 1, EnumSet.of(Flag.LIVE,
+        Flag.POST_COPY)));
+    verify(calls).setMaxSpeed(control, 4);
+    verify(calls).setMaxPostCopySpeed(control, 4);
+    verify(jobDom).migrate(eq(destConn), org.mockito.ArgumentMatchers.argThat((TypedParameter[] ps) ->
+        ulong(ps, Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY) == 4), anyLong());
+    job.setBandwidth(Bandwidth.mibps(9));
+    verify(calls).setMaxPostCopySpeed(control, 9);
+    job.setBandwidth(Bandwidth.UNLIMITED);
+    verify(calls).setMaxPostCopySpeed(control, 0);
+    finish(job, () -> onDest);
+  }
+
+  @Test
+  void start_preCopyOnly_postCopySpeedLeftAlone() throws Exception {
+    Job job = start(request());
+    verify(calls, never()).setMaxPostCopySpeed(any(), anyLong());
+    finish(job, () -> onDest);
+  }
+
+  @Test
+  void start_libvirtOptions_migrateUriListenAddressAndFlagsPassedAsGiven() throws Exception {
+    LibvirtMigrationOptions o = LibvirtMigrationOptions.builder().tls(true).migrateUri("tcp://10.1.2.3:49300")
+        .listenAddress("10.1.2.3").persistDestination(false).undefineSource(false).build();
+    Job job = start(withOptions(request(), o));
+    verify(jobDom).migrate(eq(destConn), org.mockito.ArgumentMatchers.argThat((TypedParameter[] ps) ->
+        "tcp://10.1.2.3:49300".equals(string(ps, Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_URI))
+            && "10.1.2.3".equals(string(ps, Domain.DomainMigrateParameters.VIR_MIGRATE_PARAM_LISTEN_ADDRESS))),
+        org.mockito.ArgumentMatchers.longThat(f -> (f & Domain.MigrateFlags.TLS) != 0
+            && (f & Domain.MigrateFlags.PERSIST_DEST) == 0 && (f & Domain.MigrateFlags.UNDEFINE_SOURCE) == 0
+            && (f & Domain.MigrateFlags.PEER2PEER) == 0));
+    assertThat(finish(job, () -> onDest).outcome()).isEqualTo(Outcome.COMPLETED);
+  }
+
+  @Test
+  void start_peerToPeer_migrateToUri3WithTheDestinationUri_destinationLookedUpToConfirm() throws Exception {
+    when(jobDom.migrateToURI(eq(DST.toString()), any(TypedParameter[].class),
+        org.mockito.ArgumentMatchers.intThat(f -> (f & Domain.MigrateFlags.PEER2PEER) != 0))).thenAnswer(inv -> {
+          if (!migrateEnds.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("the migrate call was never released");
+          }
+          doReturn(onDest).when(destConn).domainLookupByUUIDString(VM_UUID);
+          return 0;
+        });
+    Job job = start(withOptions(request(), LibvirtMigrationOptions.builder().peerToPeer(true).build()));
+    Result r = finish(job, () -> {
+      throw new AssertionError("peer-to-peer must not call virDomainMigrate3");
+    });
+    assertThat(r.outcome()).as("%s", r).isEqualTo(Outcome.COMPLETED);
+    verify(jobDom, never()).migrate(any(Connect.class), any(TypedParameter[].class), anyLong());
+    verify(calls, atLeastOnce()).state(onDest);
+  }
+
+  @Test
+  void start_anotherBackendsOptions_refusedBeforeAnythingIsOpened() {
+    Request r = withOptions(request(), new dev.ferry.spi.HypervisorMigration.BackendOptions() {
+      @Override
+      public String toString() {
+        return "SomeVmmOptions";
+      }
+    });
+    assertThatThrownBy(() -> LibvirtJob.start(host, vm, r, calls)).isInstanceOf(DriverException.class)
+        .hasMessageContaining("takes LibvirtMigrationOptions").hasMessageContaining("SomeVmmOptions");
+    verify(calls, never()).connect(any());
+  }
+
+  private static Request withOptions(Request r, dev.ferry.spi.HypervisorMigration.BackendOptions o) {
+    return new Request(r.destination(), r.maxDowntime(), r.bandwidth(), r.parallelConnections(), r.flags(),
+        r.destinationConfig(), java.util.Optional.of(o));
+  }
+
+  private static long ulong(TypedParameter[] ps, String field) {
+    for (TypedParameter p : ps) {
+      if (p.field.equals(field)) {
+        return ((TypedUlongParameter) p).value;
+      }
+    }
+    return -1;
+  }
+
+  private static String string(TypedParameter[] ps, String field) {
+    for (TypedParameter p : ps) {
+      if (p.field.equals(field)) {
+        return ((org.libvirt.TypedStringParameter) p).value;
+      }
+    }
+    return null;
+  }
+
+  @Test
   void result_sourceGoneAndDestinationRunsTheDomain_completedConfirmedByDestination() throws Exception {
     Job job = start(request());
     doThrow(noDomain()).when(control).getJobStats(0);

@@ -1,17 +1,18 @@
 package dev.ferry.libvirt;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.DestinationRefusedException;
 import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.MigrationOptions;
-import dev.ferry.MigrationRefusedException;
+import dev.ferry.MigrationResult;
 import dev.ferry.Vm;
 import dev.ferry.spi.HostDriver;
 import dev.ferry.spi.VmDriver;
 import dev.ferry.spi.VmState;
 import java.net.URI;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,12 +46,14 @@ class LibvirtLookupIT {
   }
 
   @Test
-  void migrate_toAHostThatAlreadyHasTheDomain_isRefusedBeforeAnythingMoves() {
+  void migrate_toAHostThatAlreadyHasTheDomain_isRefusedBeforeAnythingMoves() throws Exception {
     try (Host a = Ferry.connect("test:///default"); Host b = Ferry.connect("test:///default")) {
       Vm vm = a.vm("test");
-      assertThatThrownBy(() -> a.migrate(vm, b.target(), MigrationOptions.defaults()))
-          .isInstanceOf(MigrationRefusedException.class)
-          .hasMessageContaining("already has a domain with UUID " + vm.id());
+      MigrationResult r = a.migrate(vm, b.target(), MigrationOptions.defaults()).completion()
+          .get(30, TimeUnit.SECONDS);
+      assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.FAILED);
+      assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
+      assertThat(r.cause().orElseThrow().getMessage()).contains("already has a domain with UUID " + vm.id());
       assertThat(vm.state()).isEqualTo(VmState.RUNNING);
     }
   }

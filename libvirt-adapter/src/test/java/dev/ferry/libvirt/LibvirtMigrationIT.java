@@ -3,6 +3,7 @@ package dev.ferry.libvirt;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.DestinationRefusedException;
 import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.HostException;
@@ -139,7 +140,15 @@ class LibvirtMigrationIT {
       prev = rc.progress().transferred().bytes();
       prevRound = rc.stats().round();
     }
-    assertThat(events.get(events.size() - 1)).isInstanceOf(MigrationEvent.Finished.class);
+    assertThat(r.bytesNotFinal()).as("libvirt's completed-job totals, not a last sample").isEmpty();
+    assertDocumentedOrder(events, Phase.STOP_AND_COPY);
+    assertThat(r.rounds().get(r.rounds().size() - 1).stopAndCopy()).isTrue();
+    assertThat(r.rounds().subList(0, r.rounds().size() - 1)).as("rounds before the last are pre-copy")
+        .noneMatch(dev.ferry.RoundStats::stopAndCopy);
+    assertThat(r.rounds().get(0).round()).as("the bulk pass is round 0").isZero();
+    assertThat(r.rounds()).allSatisfy(rs -> assertThat(rs.zeroPages()).as("%s", rs).isLessThanOrEqualTo(rs.pagesSent()));
+    assertThat(r.rounds().get(r.rounds().size() - 1).duration()).as("the stop-and-copy lasted its pause at least")
+        .isGreaterThanOrEqualTo(r.downtime().orElseThrow());
 
     assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
     assertThat(source.vms()).extracting(Vm::name).doesNotContain(g.name);
@@ -156,19 +165,9 @@ class LibvirtMigrationIT {
   void migrate_nonConvergingGuest_policySwitchesToPostCopy_completes() throws Exception {
     ItStack.Guest g = guest(32, 6);
     Vm vm = source.vm(g.name);
-    ConvergencePolicy postCopyAfter3s = p -> p.elapsed().compareTo(Duration.ofSeconds(3)) > 0 && p.postCopyAvailable()
-        ? Decision.of("test: post-copy after 3 s", new PolicyAction.SwitchToPostCopy())
-        : Decision.keepGoing();
     List<MigrationEvent> events = new CopyOnWriteArrayList<>();
     long began = System.nanoTime();
-    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
-        .maxDowntime(Duration.ofMillis(100))
-        .bandwidthLimit(Bandwidth.mibps(4))
-        .deadline(Duration.ofMinutes(2))
-        .allowPostCopy(true)
-        .policy(postCopyAfter3s)
-        .listener(events::add)
-        .build());
+    MigrationSession s = source.migrate(vm, destination.target(), postCopyAfter3s().listener(events::add).build());
     MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
     Duration waited = Duration.ofNanos(System.nanoTime() - began);
     long genAtEnd = maxGen(g.sourceLog);
@@ -201,6 +200,11 @@ class LibvirtMigrationIT {
     assertThat(after).as("the documented order: no round after the switch to post-copy")
         .noneMatch(MigrationEvent.RoundCompleted.class::isInstance);
     assertThat(after).as("post-copy progress reported").anyMatch(MigrationEvent.PostCopyProgress.class::isInstance);
+    assertDocumentedOrder(events, Phase.POST_COPY);
+    // libvirt keeps no completed-job statistics after post-copy: bytes are the last sample's, and said so
+    assertThat(r.bytesNotFinal()).as("bytes and pages are a last sample").hasValueSatisfying(w ->
+        assertThat(w).contains("last sample"));
+    assertThat(r.bytesOnWire()).as("a lower bound, still what was sampled").isPositive();
     assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
     long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
     g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 3, Duration.ofSeconds(30));
@@ -209,38 +213,46 @@ class LibvirtMigrationIT {
     assertThat(ItStack.Guest.corruption(g.sourceLog)).isEmpty();
   }
 
-  @org.junit.jupiter.api.Disabled("open bug, issue 12: in 2 of 3 runs on 2026-12-03 the result was COMPLETED"
-      + " although this test had killed the destination's QEMU at the switch to post-copy; reading the"
-      + " destination's state twice, 250 ms apart, did not catch it. Root cause not found yet.")
+  /**
+   * Regression, issue 12: this test saw COMPLETED in 2 of 3 runs. Post-copy ran uncapped (QEMU keeps
+   * a post-copy bandwidth of its own, unlimited unless told), so at the first sample in post-copy,
+   * when the kill came, the source's job had no memory left to move ({@code memory_remaining} 0, seen
+   * in two logged runs) and the kill landed in libvirt's end of an already finished transfer, racing
+   * its confirmation, instead of during post-copy. With the cap applied to post-copy too, the kill
+   * lands while pages are still to move, which the test now checks before anything else.
+   */
   @Test
   void migrate_destinationQemuKilledRightAfterSwitchToPostCopy_neverCompleted() throws Exception {
     ItStack.Guest g = guest(32, 6);
     Vm vm = source.vm(g.name);
-    ConvergencePolicy postCopyAfter3s = p -> p.elapsed().compareTo(Duration.ofSeconds(3)) > 0 && p.postCopyAvailable()
-        ? Decision.of("test: post-copy after 3 s", new PolicyAction.SwitchToPostCopy())
-        : Decision.keepGoing();
     List<String> killed = new CopyOnWriteArrayList<>();
-    List<MigrationEvent> events = new CopyOnWriteArrayList<>();
-    MigrationSession s = source.migrate(vm, destination.target(), MigrationOptions.builder()
-        .maxDowntime(Duration.ofMillis(100))
-        .bandwidthLimit(Bandwidth.mibps(4))
-        .deadline(Duration.ofMinutes(2))
-        .allowPostCopy(true)
-        .policy(postCopyAfter3s)
-        .listener(events::add)
-        .listener(e -> {
-          if (e instanceof MigrationEvent.PhaseChanged pc && pc.to() == Phase.POST_COPY) {
-            long pid = ItStack.incomingQemuPid(g.name);
-            if (pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::destroyForcibly).orElse(false)) {
-              killed.add("killed the destination's QEMU, pid " + pid);
+    List<Long> remainingAtKill = new CopyOnWriteArrayList<>();
+    org.libvirt.Connect watch = new org.libvirt.Connect(stack.src, true);
+    MigrationResult r;
+    try {
+      org.libvirt.Domain onSource = watch.domainLookupByName(g.name);
+      MigrationSession s = source.migrate(vm, destination.target(), postCopyAfter3s()
+          .listener(e -> {
+            if (e instanceof MigrationEvent.PhaseChanged pc && pc.to() == Phase.POST_COPY) {
+              long pid = ItStack.incomingQemuPid(g.name);
+              List<String> qemus = ItStack.qemuPids(g.name);
+              long remaining = sourceRemaining(onSource);
+              if (pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::destroyForcibly).orElse(false)) {
+                killed.add("killed the destination's QEMU, pid " + pid + " (the guest's QEMUs: " + qemus + ")");
+                remainingAtKill.add(remaining);
+              }
             }
-          }
-        })
-        .build());
-    MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
-    System.out.println("destination killed after the switch: " + killed + " -> " + r.outcome() + ": "
-        + r.cause().map(Throwable::getMessage).orElse(""));
+          })
+          .build());
+      r = s.completion().get(150, TimeUnit.SECONDS);
+    } finally {
+      watch.close();
+    }
+    System.out.println("destination killed after the switch: " + killed + ", the source's job then had "
+        + remainingAtKill + " bytes to move -> " + r.outcome() + ": " + r.cause().map(Throwable::getMessage).orElse(""));
 
+    assertThat(remainingAtKill).as("the kill landed while post-copy still had memory to move")
+        .singleElement().satisfies(b -> assertThat(b).isPositive());
     assertThat(killed).as("the destination's QEMU was found and killed right after the switch").hasSize(1);
     assertThat(r.outcome()).as("%s", r).isNotEqualTo(MigrationResult.Outcome.COMPLETED)
         .isIn(MigrationResult.Outcome.DESTINATION_FAILED, MigrationResult.Outcome.IN_DOUBT);
@@ -250,6 +262,79 @@ class LibvirtMigrationIT {
         .as("nothing runs the guest on the destination").allSatisfy(v -> assertThat(v.state()).isNotEqualTo(VmState.RUNNING));
     assertThat(source.vms()).filteredOn(v -> v.name().equals(g.name))
         .as("a stale source is never resumed").allSatisfy(v -> assertThat(v.state()).isNotEqualTo(VmState.RUNNING));
+  }
+
+  /**
+   * The order {@code MigrationListener} documents: PhaseChanged into PRE_COPY first; rounds and
+   * decisions; then PhaseChanged into {@code end} (STOP_AND_COPY: the stop-and-copy round's
+   * RoundCompleted, nothing else; POST_COPY: only PostCopyProgress, at least one); PhaseChanged into
+   * ENDED; Finished last and once.
+   */
+  private static void assertDocumentedOrder(List<MigrationEvent> events, Phase end) {
+    assertThat(events.get(0)).as("first of %s", events).isInstanceOfSatisfying(MigrationEvent.PhaseChanged.class,
+        pc -> assertThat(pc.to()).isEqualTo(Phase.PRE_COPY));
+    assertThat(events).filteredOn(MigrationEvent.Finished.class::isInstance).hasSize(1);
+    assertThat(events.get(events.size() - 1)).isInstanceOf(MigrationEvent.Finished.class);
+    assertThat(events.get(events.size() - 2)).isInstanceOfSatisfying(MigrationEvent.PhaseChanged.class,
+        pc -> assertThat(pc.to()).isEqualTo(Phase.ENDED));
+    List<Phase> phases = events.stream().filter(MigrationEvent.PhaseChanged.class::isInstance)
+        .map(e -> ((MigrationEvent.PhaseChanged) e).to()).toList();
+    assertThat(phases).as("phases").containsExactly(Phase.PRE_COPY, end, Phase.ENDED);
+    int from = -1;
+    for (int i = 0; i < events.size(); i++) {
+      if (events.get(i) instanceof MigrationEvent.PhaseChanged pc && pc.to() == end) {
+        from = i;
+      }
+    }
+    List<MigrationEvent> before = events.subList(1, from);
+    assertThat(before).as("pre-copy: rounds and decisions only").allMatch(e ->
+        e instanceof MigrationEvent.RoundCompleted rc && !rc.stats().stopAndCopy() || e instanceof MigrationEvent.Decision);
+    List<MigrationEvent> tail = events.subList(from + 1, events.size() - 2);
+    if (end == Phase.POST_COPY) {
+      assertThat(tail).as("after the switch: post-copy progress only").isNotEmpty()
+          .allMatch(MigrationEvent.PostCopyProgress.class::isInstance);
+    } else {
+      assertThat(tail).as("after PhaseChanged(STOP_AND_COPY): the stop-and-copy round").singleElement()
+          .isInstanceOfSatisfying(MigrationEvent.RoundCompleted.class, rc -> assertThat(rc.stats().stopAndCopy()).isTrue());
+    }
+  }
+
+  /**
+   * Options of a migration that does not converge under its 4 MiB/s cap (the guests that use it
+   * dirty 6 MiB/s) and that a policy switches to post-copy after 3 s.
+   */
+  private static MigrationOptions.Builder postCopyAfter3s() {
+    ConvergencePolicy after3s = p -> p.elapsed().compareTo(Duration.ofSeconds(3)) > 0 && p.postCopyAvailable()
+        ? Decision.of("test: post-copy after 3 s", new PolicyAction.SwitchToPostCopy())
+        : Decision.keepGoing();
+    return MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(100))
+        .bandwidthLimit(Bandwidth.mibps(4))
+        .deadline(Duration.ofMinutes(2))
+        .allowPostCopy(true)
+        .policy(after3s);
+  }
+
+  /** Options of a migration that should converge: 500 ms downtime, this cap, two minutes, no policy steps. */
+  private static MigrationOptions.Builder untilDeadline(Bandwidth cap) {
+    return MigrationOptions.builder()
+        .maxDowntime(Duration.ofMillis(500))
+        .bandwidthLimit(cap)
+        .deadline(Duration.ofMinutes(2))
+        .policy(ConvergencePolicy.untilDeadline());
+  }
+
+  /** The source's job's {@code memory_remaining} now; -1 when it has no job (the job ended). */
+  private static long sourceRemaining(org.libvirt.Domain d) {
+    try {
+      org.libvirt.DomainJobStats js = d.getJobStats(0);
+      if (!JobStatsParser.active(js.type)) {
+        return -1;
+      }
+      return JobStatsParser.num(JobStatsParser.values(js.stats), "memory_remaining", -1);
+    } catch (org.libvirt.LibvirtException e) {
+      return -1; // the source domain is gone: libvirt ended the job
+    }
   }
 
   @Test
@@ -279,7 +364,10 @@ class LibvirtMigrationIT {
             samples.add(new long[] {ms, bytes});
           }
         } catch (org.libvirt.LibvirtException e) {
-          break; // the source domain is gone: the job switched over
+          if (Errors.noDomain(e)) {
+            break; // the source domain is gone: the job switched over
+          }
+          // libvirt busy starting the job (migrate() now returns before it does): sample again
         }
         Thread.sleep(100);
       }
@@ -396,9 +484,12 @@ class LibvirtMigrationIT {
   void migrate_toSameHost_isRefusedBeforeAnythingMoves() throws Exception {
     ItStack.Guest g = guest(8, 0);
     Vm vm = source.vm(g.name);
-    assertThatThrownBy(() -> source.migrate(vm, source.target(), MigrationOptions.defaults()))
-        .isInstanceOf(MigrationRefusedException.class)
-        .hasMessageContaining("same libvirt host");
+    MigrationResult r = source.migrate(vm, source.target(), MigrationOptions.defaults()).completion()
+        .get(60, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.FAILED);
+    assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("same libvirt host");
+    assertThat(r.bytesOnWire()).isZero();
     assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
     long lastNow = last(ItStack.Guest.heartbeats(g.sourceLog));
     g.awaitHeartbeatAfter(g.sourceLog, lastNow, 1, Duration.ofSeconds(10));
@@ -409,10 +500,98 @@ class LibvirtMigrationIT {
     ItStack.Guest g = guest(8, 0);
     Vm vm = source.vm(g.name);
     URI nowhere = URI.create("qemu+unix:///system?socket=/nonexistent/ferry-it/libvirt-sock");
-    assertThatThrownBy(() -> source.migrate(vm, source.target().withHostUri(nowhere), MigrationOptions.defaults()))
-        .isInstanceOf(MigrationRefusedException.class)
-        .hasMessageContaining("destination unreachable");
+    MigrationResult r = source.migrate(vm, source.target().withHostUri(nowhere), MigrationOptions.defaults())
+        .completion().get(60, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.FAILED);
+    assertThat(r.cause()).containsInstanceOf(DestinationRefusedException.class);
+    assertThat(r.cause().orElseThrow().getMessage()).contains("destination unreachable");
     assertThat(source.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+  }
+
+  @Test
+  void migrate_whileTheSameVmIsBeingMigrated_secondIsRefused_firstCompletes() throws Exception {
+    ItStack.Guest g = guest(16, 2);
+    Vm vm = source.vm(g.name);
+    MigrationSession first = source.migrate(vm, destination.target(), untilDeadline(Bandwidth.mibps(8)).build());
+    assertThatThrownBy(() -> source.migrate(vm, destination.target(), MigrationOptions.defaults()))
+        .isInstanceOf(MigrationRefusedException.class).hasMessageContaining("is being migrated already");
+    MigrationResult r = first.completion().get(150, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+  }
+
+  @Test
+  void migrate_peerToPeer_completesAndHeartbeatContinuesOnDestination() throws Exception {
+    ItStack.Guest g = guest(16, 2);
+    Vm vm = source.vm(g.name);
+    MigrationResult r = source.migrate(vm, destination.target(), untilDeadline(Bandwidth.mibps(16))
+        .backendOptions(LibvirtMigrationOptions.builder().peerToPeer(true).build())
+        .build()).completion().get(150, TimeUnit.SECONDS);
+    long genAtEnd = maxGen(g.sourceLog);
+
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(r.downtime().orElseThrow()).as("downtime from libvirt").isPositive();
+    assertThat(destination.vm(g.name).state()).isEqualTo(VmState.RUNNING);
+    assertThat(source.vms()).extracting(Vm::name).doesNotContain(g.name);
+    long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
+    g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 2, Duration.ofSeconds(30));
+    awaitFullPassAfter(g, g.destinationLog, genAtEnd, Duration.ofSeconds(30));
+    assertThat(ItStack.Guest.corruption(g.destinationLog)).isEmpty();
+  }
+
+  @Test
+  void migrate_migrateUriAndListenAddress_destinationQemuReceivesOnThatPort() throws Exception {
+    ItStack.Guest g = guest(16, 1);
+    Vm vm = source.vm(g.name);
+    // the destination daemon's ports are 49200-49217 (it/libvirt.sh); pick one libvirt would not pick first
+    int port = 49211;
+    MigrationSession s = source.migrate(vm, destination.target(), untilDeadline(Bandwidth.mibps(4))
+        .backendOptions(LibvirtMigrationOptions.builder().migrateUri("tcp://127.0.0.1:" + port)
+            .listenAddress("127.0.0.1").build())
+        .build());
+    boolean seen = false;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!seen && !s.completion().isDone() && System.nanoTime() < deadline) {
+      long pid = ItStack.incomingQemuPid(g.name);
+      seen = pid > 0 && ItStack.hasLocalTcpPort(pid, port);
+      Thread.sleep(50);
+    }
+    MigrationResult r = s.completion().get(150, TimeUnit.SECONDS);
+    assertThat(seen).as("the destination's QEMU had a socket on port %d during the job", port).isTrue();
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    long lastOnSource = last(ItStack.Guest.heartbeats(g.sourceLog));
+    g.awaitHeartbeatAfter(g.destinationLog, lastOnSource, 2, Duration.ofSeconds(30));
+  }
+
+  @Test
+  void migrate_persistDestinationAndUndefineSource_definedOnDestinationOnly() throws Exception {
+    String name = migrateDefinedGuest(LibvirtMigrationOptions.builder().persistDestination(true).undefineSource(true)
+        .build());
+    assertThat(ItStack.defined(stack.dst, name)).as("defined on the destination").isTrue();
+    assertThat(ItStack.defined(stack.src, name)).as("no longer defined on the source").isFalse();
+  }
+
+  @Test
+  void migrate_keepSourceDefinition_persistentDomainStaysDefinedOnSource() throws Exception {
+    String name = migrateDefinedGuest(LibvirtMigrationOptions.builder().persistDestination(false)
+        .undefineSource(false).build());
+    assertThat(ItStack.defined(stack.src, name)).as("still defined (shut off) on the source").isTrue();
+    assertThat(ItStack.defined(stack.dst, name)).as("transient on the destination").isFalse();
+  }
+
+  /** Defines and starts a guest on the source, migrates it with {@code o}, checks it runs on the destination. */
+  private String migrateDefinedGuest(LibvirtMigrationOptions o) throws Exception {
+    String name = "ferry-it-" + ProcessHandle.current().pid() + "-" + SEQ.incrementAndGet();
+    guests.add(name);
+    ItStack.Guest g = stack.startDefinedGuest(name, 16, 2);
+    g.awaitHeartbeats(g.sourceLog, 2, BOOT);
+    assertThat(ItStack.defined(stack.src, name)).as("defined on the source before").isTrue();
+    MigrationResult r = source.migrate(source.vm(name), destination.target(), untilDeadline(Bandwidth.UNLIMITED)
+        .backendOptions(o)
+        .build()).completion().get(150, TimeUnit.SECONDS);
+    assertThat(r.outcome()).as("%s", r).isEqualTo(MigrationResult.Outcome.COMPLETED);
+    assertThat(destination.vm(name).state()).isEqualTo(VmState.RUNNING);
+    return name;
   }
 
   @Test

@@ -155,14 +155,38 @@ class LibvirtUnitTest {
   void flags_persistenceOnlyForDefinedDomains_parallelWithSeveralConnections() {
     Request r = new Request(URI.create("qemu:///system"), Duration.ofMillis(300), Bandwidth.UNLIMITED, 2,
         EnumSet.of(Flag.LIVE, Flag.PERSIST_DESTINATION, Flag.UNDEFINE_SOURCE, Flag.COMPRESSED));
-    long transientFlags = LibvirtJob.flags(r, false);
+    long transientFlags = LibvirtJob.flags(r, LibvirtMigrationOptions.defaults(), false);
     assertThat(transientFlags & Domain.MigrateFlags.LIVE).isNotZero();
     assertThat(transientFlags & Domain.MigrateFlags.PERSIST_DEST).isZero();
     assertThat(transientFlags & Domain.MigrateFlags.PARALLEL).isNotZero();
     assertThat(transientFlags & Domain.MigrateFlags.COMPRESSED).isNotZero();
-    long persistentFlags = LibvirtJob.flags(r, true);
+    long persistentFlags = LibvirtJob.flags(r, LibvirtMigrationOptions.defaults(), true);
     assertThat(persistentFlags & Domain.MigrateFlags.PERSIST_DEST).isNotZero();
     assertThat(persistentFlags & Domain.MigrateFlags.UNDEFINE_SOURCE).isNotZero();
+  }
+
+  @Test
+  void flags_libvirtOptions_peerToPeerTlsAndPersistenceAsAsked_whateverTheSourceDefinition() {
+    Request r = new Request(URI.create("qemu:///system"), Duration.ofMillis(300), Bandwidth.UNLIMITED, 1,
+        EnumSet.of(Flag.LIVE, Flag.PERSIST_DESTINATION, Flag.UNDEFINE_SOURCE));
+    LibvirtMigrationOptions o = LibvirtMigrationOptions.builder().peerToPeer(true).tls(true)
+        .persistDestination(true).undefineSource(false).build();
+    long f = LibvirtJob.flags(r, o, false);
+    assertThat(f & Domain.MigrateFlags.PEER2PEER).isNotZero();
+    assertThat(f & Domain.MigrateFlags.TLS).isNotZero();
+    assertThat(f & Domain.MigrateFlags.PERSIST_DEST).as("asked for, on a transient domain too").isNotZero();
+    assertThat(f & Domain.MigrateFlags.UNDEFINE_SOURCE).as("asked not to, on a defined domain too").isZero();
+    long defaults = LibvirtJob.flags(r, LibvirtMigrationOptions.defaults(), true);
+    assertThat(defaults & (Domain.MigrateFlags.PEER2PEER | Domain.MigrateFlags.TLS)).isZero();
+  }
+
+  @Test
+  void libvirtOptions_blankUri_refused_defaultsSayManagedDirect() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> LibvirtMigrationOptions.builder().migrateUri(" "))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(LibvirtMigrationOptions.defaults().toString()).isEqualTo("LibvirtMigrationOptions[managed direct]");
+    assertThat(LibvirtMigrationOptions.defaults().migrateUri()).isEmpty();
+    assertThat(LibvirtMigrationOptions.defaults().persistDestination()).isEmpty();
   }
 
   @Test

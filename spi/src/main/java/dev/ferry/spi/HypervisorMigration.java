@@ -39,24 +39,35 @@ public interface HypervisorMigration {
    *
    * @param destination the destination host, as the hypervisor names it (a libvirt URI)
    * @param maxDowntime the longest pause allowed at switchover
-   * @param bandwidth the bandwidth cap ({@link Bandwidth#UNLIMITED} for none)
+   * @param bandwidth the bandwidth cap ({@link Bandwidth#UNLIMITED} for none), in pre-copy and in
+   *     post-copy alike
    * @param parallelConnections connections that carry memory; more than one asks for
    *     {@link Flag#PARALLEL} transfer
    * @param flags options of the job
    * @param destinationConfig the VM's configuration to use on the destination, in the backend's
    *     own format (libvirt: domain XML); empty to keep the source's
+   * @param backendOptions options the backend defines for its own migrations (libvirt:
+   *     {@code dev.ferry.libvirt.LibvirtMigrationOptions}); empty for its defaults. A backend given
+   *     options of a type it does not define refuses the request.
    */
   record Request(URI destination, Duration maxDowntime, Bandwidth bandwidth, int parallelConnections,
-      Set<Flag> flags, Optional<String> destinationConfig) {
+      Set<Flag> flags, Optional<String> destinationConfig, Optional<BackendOptions> backendOptions) {
     public Request {
       Objects.requireNonNull(destination, "destination");
       Objects.requireNonNull(maxDowntime, "maxDowntime");
       Objects.requireNonNull(bandwidth, "bandwidth");
       Objects.requireNonNull(destinationConfig, "destinationConfig");
+      Objects.requireNonNull(backendOptions, "backendOptions");
       flags = Set.copyOf(flags);
       if (parallelConnections < 1) {
         throw new IllegalArgumentException("parallel connections must be at least 1: " + parallelConnections);
       }
+    }
+
+    /** A request with the backend's default options. */
+    public Request(URI destination, Duration maxDowntime, Bandwidth bandwidth, int parallelConnections,
+        Set<Flag> flags, Optional<String> destinationConfig) {
+      this(destination, maxDowntime, bandwidth, parallelConnections, flags, destinationConfig, Optional.empty());
     }
 
     /** A request with the source's configuration kept on the destination. */
@@ -65,6 +76,15 @@ public interface HypervisorMigration {
       this(destination, maxDowntime, bandwidth, parallelConnections, flags, Optional.empty());
     }
   }
+
+  /**
+   * Options one backend defines for its own hypervisor-driven migrations, beyond what every backend
+   * shares (libvirt: {@code dev.ferry.libvirt.LibvirtMigrationOptions}, with peer-to-peer, TLS, the
+   * migrate URI). An application passes them through {@code MigrationOptions.Builder.backendOptions};
+   * Ferry hands them to the backend as they are, in {@link Request#backendOptions()}. Implementations
+   * should be immutable.
+   */
+  interface BackendOptions {}
 
   /** Options of a hypervisor-driven migration. */
   enum Flag {
@@ -109,7 +129,7 @@ public interface HypervisorMigration {
     /** Sets the longest pause allowed at switchover, now. */
     void setMaxDowntime(Duration downtime);
 
-    /** Sets the bandwidth cap, now ({@link Bandwidth#UNLIMITED} for none). */
+    /** Sets the bandwidth cap, now, for pre-copy and post-copy ({@link Bandwidth#UNLIMITED} for none). */
     void setBandwidth(Bandwidth bandwidth);
 
     /**
