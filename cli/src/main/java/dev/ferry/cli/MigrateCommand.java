@@ -1,0 +1,131 @@
+package dev.ferry.cli;
+
+import dev.ferry.Ferry;
+import dev.ferry.Host;
+import dev.ferry.MigrationOptions;
+import dev.ferry.MigrationResult;
+import dev.ferry.MigrationSession;
+import dev.ferry.MigrationTarget;
+import dev.ferry.Vm;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code ferry migrate SOURCE_URI VM TARGET}: one live migration, from any host a provider on the
+ * class path opens (sim, libvirt, kvm) to a host URI (opened in this process) or to a remote
+ * receiver at {@code HOST:PORT} (a {@code ferry receive}). Exits with the outcome's code
+ * ({@link ExitCodes}). SIGINT or SIGTERM cancels the migration (the VM keeps running at home).
+ */
+@Command(name = "migrate", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Live-migrate VM from the host SOURCE_URI to TARGET.",
+        "TARGET is a host URI (sim://b, qemu+tcp://host2/system, kvm://b) or HOST:PORT of a `ferry receive`."},
+    exitCodeListHeading = "%nExit codes:%n", exitCodeList = {FerryCommand.EXIT_0, FerryCommand.EXIT_1,
+        FerryCommand.EXIT_2, FerryCommand.EXIT_3, FerryCommand.EXIT_4, FerryCommand.EXIT_5, FerryCommand.EXIT_6,
+        FerryCommand.EXIT_7, FerryCommand.EXIT_8})
+final class MigrateCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "SOURCE_URI", description = "The source host, e.g. sim://a, qemu:///system, kvm://a.")
+  String source;
+
+  @Parameters(index = "1", paramLabel = "VM", description = "The VM (libvirt: the domain) to migrate.")
+  String vmName;
+
+  @Parameters(index = "2", paramLabel = "TARGET", description = "A host URI, or HOST:PORT of a receiver.")
+  String target;
+
+  @Mixin
+  SimVmOption simVm = new SimVmOption();
+
+  @Mixin
+  MigrationFlags flags = new MigrationFlags();
+
+  @Option(names = "--destination-xml", paramLabel = "FILE",
+      description = "libvirt: the domain XML to use on the destination (serial log and disk paths that differ).")
+  Path destinationXml;
+
+  @Mixin
+  SecurityOptions security = new SecurityOptions();
+
+  @Mixin
+  OutputOptions output = new OutputOptions();
+
+  /** The result of the migration, once it has ended (for tests that run the command in-process). */
+  volatile MigrationResult result;
+
+  @Override
+  public Integer call() throws Exception {
+    Host b = null;
+    try (Host a = Ferry.connect(source)) {
+      Vm vm = simVm.vm(a, source, vmName);
+      MigrationTarget t;
+      if (Endpoints.isUri(target)) {
+        b = Ferry.connect(target);
+        t = b.target();
+      } else {
+        t = Endpoints.target(target).withToken(security.token(System.getenv()));
+      }
+      boolean libvirt = "libvirt".equals(a.provider());
+      try (EventOutput out = output.open(vm.name())) {
+        MigrationOptions options = flags.builder(Duration.ofSeconds(libvirt ? 120 : 60))
+            .tls(b == null ? security.tls() : null)
+            .destinationConfig(destinationXml == null ? null : java.nio.file.Files.readString(destinationXml))
+            .listener(out.listener())
+            .build();
+        out.log("migrating " + vm.name() + " (" + vm.memory() + ") from " + source + " to " + target + " with "
+            + options);
+        MigrationSession session = a.migrate(vm, t, options);
+        out.started(session);
+        Thread cancel = new Thread(() -> {
+          if (session.cancel()) {
+            awaitQuietly(session, Duration.ofSeconds(30));
+          }
+        }, "ferry-migrate-cancel");
+        Runtime.getRuntime().addShutdownHook(cancel);
+        try {
+          result = await(session, options.deadline());
+        } finally {
+          removeHook(cancel);
+        }
+      }
+      return ExitCodes.of(result.outcome());
+    } finally {
+      if (b != null) {
+        b.close();
+      }
+      SimHosts.destroy(source, target);
+    }
+  }
+
+  /** Waits for the end: the deadline and then some (the engine ends at its deadline), or a day without one. */
+  static MigrationResult await(MigrationSession session, Duration deadline) throws Exception {
+    long seconds = deadline.isZero() ? 24 * 3600 : deadline.toSeconds() + 180;
+    try {
+      return session.completion().get(seconds, TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      session.cancel();
+      throw new IllegalStateException("the migration did not end within " + seconds + " s; cancelled", e);
+    }
+  }
+
+  private static void awaitQuietly(MigrationSession session, Duration timeout) {
+    try {
+      session.completion().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      // shutting down: nothing more to do
+    }
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // the JVM is shutting down: the hook runs
+    }
+  }
+}
