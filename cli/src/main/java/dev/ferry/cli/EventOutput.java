@@ -12,7 +12,7 @@ import java.util.List;
  * The outputs of one migration, as {@link OutputOptions} chose them: the progress display on a
  * terminal, or JSON events on stdout; the JSON Lines file; the HTML report. {@link #listener()} goes
  * into the migration's options, {@link #started} gets the session, {@link #close()} ends the display
- * and writes the files. Messages for the user go through {@link #log}: to stdout beside the display,
+ * and writes the files (once; later calls do nothing). Messages for the user go through {@link #log}: to stdout beside the display,
  * to stderr in JSON mode, so that stdout holds only events. Not thread-safe except for the
  * listener, which the session calls from its own threads.
  */
@@ -23,6 +23,7 @@ public final class EventOutput implements AutoCloseable {
   private final List<MigrationListener> listeners = new ArrayList<>();
   private final List<AutoCloseable> closers = new ArrayList<>();
   private ProgressDisplay drawing;
+  private boolean closed;
 
   EventOutput(String vm, boolean display, Path events, Path report) throws IOException {
     this.display = display;
@@ -38,9 +39,7 @@ public final class EventOutput implements AutoCloseable {
       closers.add(file);
     }
     if (report != null) {
-      JsonEvents.Report r = JsonEvents.report(report);
-      listeners.add(r);
-      closers.add(r);
+      throw new IllegalArgumentException("--report: the HTML report is not available yet (use --events FILE)");
     }
   }
 
@@ -66,7 +65,11 @@ public final class EventOutput implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public synchronized void close() throws Exception {
+    if (closed) {
+      return;
+    }
+    closed = true;
     if (drawing != null) {
       drawing.close();
     }

@@ -1,29 +1,46 @@
 package dev.ferry.cli;
 
-import dev.ferry.MigrationEvent;
 import dev.ferry.MigrationListener;
+import dev.ferry.report.EventJson;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** PLACEHOLDER until ferry-report is merged: the JSON of events comes from dev.ferry.report.EventJson. */
+/**
+ * The JSON outputs of a migration, all in ferry-report's event schema ({@link EventJson}): one line
+ * per event on stdout, or a JSON Lines file. Thread-safe as {@link EventJson}'s writers are.
+ */
 final class JsonEvents {
   private JsonEvents() {}
 
+  /** One JSON object per event, a line each, on {@code out}. */
   static MigrationListener lines(PrintStream out) {
-    return e -> EventLines.print(e, out);
+    return EventJson.writer(out);
   }
 
-  interface File extends MigrationListener, AutoCloseable {}
-
-  interface Report extends MigrationListener, AutoCloseable {}
-
-  static File file(Path path) {
-    throw new IllegalArgumentException("--events needs ferry-report (not merged yet)");
+  /** A JSON Lines file of the events, closed when the migration's outputs are. */
+  interface File extends MigrationListener, AutoCloseable {
+    @Override
+    void close() throws IOException;
   }
 
-  static Report report(Path path) {
-    throw new IllegalArgumentException("--report needs ferry-report (not merged yet)");
-  }
+  /** Opens {@code path} (replacing it) as a JSON Lines file of events. */
+  static File file(Path path) throws IOException {
+    Writer w = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
+    MigrationListener l = EventJson.writer(w);
+    return new File() {
+      @Override
+      public void onEvent(dev.ferry.MigrationEvent event) {
+        l.onEvent(event);
+      }
 
-  static void unused(MigrationEvent e) {}
+      @Override
+      public void close() throws IOException {
+        w.close();
+      }
+    };
+  }
 }

@@ -60,6 +60,8 @@ final class MigrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // the options first: a wrong one is a usage error before any host is opened
+    MigrationOptions.Builder builder = flags.builder(Duration.ofSeconds(60));
     Host b = null;
     try (Host a = Ferry.connect(source)) {
       Vm vm = simVm.vm(a, source, vmName);
@@ -72,7 +74,7 @@ final class MigrateCommand implements Callable<Integer> {
       }
       boolean libvirt = "libvirt".equals(a.provider());
       try (EventOutput out = output.open(vm.name())) {
-        MigrationOptions options = flags.builder(Duration.ofSeconds(libvirt ? 120 : 60))
+        MigrationOptions options = builder.deadline(flags.deadline(Duration.ofSeconds(libvirt ? 120 : 60)))
             .tls(b == null ? security.tls() : null)
             .destinationConfig(destinationXml == null ? null : java.nio.file.Files.readString(destinationXml))
             .listener(out.listener())
@@ -81,11 +83,7 @@ final class MigrateCommand implements Callable<Integer> {
             + options);
         MigrationSession session = a.migrate(vm, t, options);
         out.started(session);
-        Thread cancel = new Thread(() -> {
-          if (session.cancel()) {
-            awaitQuietly(session, Duration.ofSeconds(30));
-          }
-        }, "ferry-migrate-cancel");
+        Thread cancel = new Thread(() -> cancelled(session, out), "ferry-migrate-cancel");
         Runtime.getRuntime().addShutdownHook(cancel);
         try {
           result = await(session, options.deadline());
@@ -113,11 +111,20 @@ final class MigrateCommand implements Callable<Integer> {
     }
   }
 
-  private static void awaitQuietly(MigrationSession session, Duration timeout) {
+  /**
+   * SIGINT or SIGTERM (a shutdown hook): cancels the migration, waits up to 30 s for it to end
+   * (the Finished event is printed), and ends the process with the outcome's code rather than the
+   * signal's, so a script sees 4 (CANCELLED), or the outcome it had reached if it was too late.
+   */
+  private static void cancelled(MigrationSession session, EventOutput out) {
+    session.cancel();
     try {
-      session.completion().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      MigrationResult r = session.completion().get(30, TimeUnit.SECONDS);
+      out.close();
+      System.out.flush();
+      Runtime.getRuntime().halt(ExitCodes.of(r.outcome()));
     } catch (Exception e) {
-      // shutting down: nothing more to do
+      System.err.println("ferry: the migration did not end within 30 s of the cancel: " + e);
     }
   }
 

@@ -50,10 +50,10 @@ final class PlanCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    MigrationOptions.Builder builder = flags.builder(Duration.ofSeconds(60));
     Host b = null;
     try (Host a = Ferry.connect(source)) {
       Vm vm = simVm.vm(a, source, vmName);
-      MigrationOptions.Builder builder = flags.builder(Duration.ofSeconds(60));
       Bandwidth link;
       if (to != null) {
         MigrationTarget t;
