@@ -60,7 +60,8 @@ public final class ProgressState {
     if (p.elapsed().compareTo(elapsed) > 0) {
       elapsed = p.elapsed();
     }
-    if (p.phase() != Phase.ENDED) {
+    if (p.phase() != Phase.ENDED && p.phase().compareTo(phase) > 0) {
+      // phases only move forward; a sample taken before a PhaseChanged event may arrive after it
       phase = p.phase();
     }
     if (p.round() > round) {
@@ -73,7 +74,8 @@ public final class ProgressState {
       long left = p.remaining().bytes();
       advance(sentNow, left);
     }
-    if (phase != Phase.POST_COPY && p.phase() != Phase.SETUP) {
+    if (phase != Phase.POST_COPY && p.round() > 0) {
+      // round 0 has no estimate yet (its samples carry zero): leave it unknown, not "0 ms"
       expectedDowntime = p.expectedDowntime();
     }
     downtimeLimit = p.downtimeLimit();
@@ -101,7 +103,7 @@ public final class ProgressState {
       downtimeLimit = p.downtimeLimit();
       throttle = p.throttlePercent();
     } else if (e instanceof MigrationEvent.Decision d) {
-      decision = String.join(", ", d.actions()) + " (" + d.reason() + ")";
+      decision = d.actions().isEmpty() ? d.reason() : String.join(", ", d.actions()) + " (" + d.reason() + ")";
     } else if (e instanceof MigrationEvent.PostCopyProgress pc) {
       phase = Phase.POST_COPY;
       if (missingAtSwitch < 0) {

@@ -90,18 +90,40 @@ class ProgressStateTest {
   @Test
   void render_midRound_showsBytesRateEtaPhaseDowntimeAgainstLimitAndTheLastDecision() {
     ProgressState state = new ProgressState("web-1");
-    state.onEvent(new MigrationEvent.PhaseChanged(Duration.ofMillis(50), Phase.SETUP, Phase.PRE_COPY));
-    state.onProgress(sample(Phase.PRE_COPY, 0, 1050, 100 * MIB, 300 * MIB, 250));
+    state.onEvent(new MigrationEvent.PhaseChanged(Duration.ofMillis(10), Phase.SETUP, Phase.PRE_COPY));
+    state.onEvent(roundEnd(0, 50, 0, 400 * MIB));
+    state.onProgress(sample(Phase.PRE_COPY, 1, 1050, 100 * MIB, 300 * MIB, 250));
     state.onEvent(new MigrationEvent.Decision(Duration.ofMillis(1060), List.of("throttle 20%"),
         "dirty rate 12 MB/s outruns the link"));
 
     List<String> frame = state.render(200);
 
     // 100 MiB of 400 MiB in 1000 ms of the round: 25 %, 104.9 MB/s, 3 s to go
-    assertThat(frame.get(0)).contains("web-1 round 0").contains("[######------------------]").contains(" 25%")
+    assertThat(frame.get(0)).contains("web-1 round 1").contains("[######------------------]").contains(" 25%")
         .contains("100 MiB / 400 MiB").contains("104.9 MB/s").contains("ETA 3.0 s");
     assertThat(frame.get(1)).contains("phase PRE_COPY").contains("expected downtime 250 ms / limit 300 ms");
     assertThat(frame.get(2)).isEqualTo("policy: throttle 20% (dirty rate 12 MB/s outruns the link)");
+  }
+
+  @Test
+  void render_roundZero_expectedDowntimeUnknown_notZero() {
+    ProgressState state = new ProgressState("web-1");
+    state.onProgress(sample(Phase.PRE_COPY, 0, 1000, 100 * MIB, 300 * MIB, 0));
+
+    assertThat(state.render(200).get(1)).contains("expected downtime -- / limit 300 ms");
+  }
+
+  @Test
+  void render_staleSampleAfterAPhaseChange_phaseDoesNotGoBack_andADecisionWithoutActionsShowsItsReason() {
+    ProgressState state = new ProgressState("web-1");
+    state.onEvent(new MigrationEvent.PhaseChanged(Duration.ofMillis(900), Phase.PRE_COPY, Phase.STOP_AND_COPY));
+    state.onProgress(sample(Phase.PRE_COPY, 2, 880, 100 * MIB, 1 * MIB, 20));
+    state.onEvent(new MigrationEvent.Decision(Duration.ofMillis(950), List.of(), "activation took 352 ms"));
+
+    List<String> frame = state.render(200);
+
+    assertThat(frame.get(1)).startsWith("phase STOP_AND_COPY");
+    assertThat(frame.get(2)).isEqualTo("policy: activation took 352 ms");
   }
 
   @Test
