@@ -18,7 +18,7 @@ import java.util.OptionalLong;
 /**
  * A migration's events read back from JSON Lines written by {@link EventJson} (schema {@value
  * EventJson#SCHEMA_VERSION}), as plain values that do not depend on the engine's types: what
- * the report draws from, and what a program may read a log with.
+ * {@link HtmlReport} draws from, and what a program may read a log with.
  *
  * <p>Times are milliseconds; sizes bytes. A figure that was {@code null} in the log (not known, or
  * no limit) is an empty optional here.
@@ -171,7 +171,7 @@ public final class EventLog {
    * The figures of {@link dev.ferry.Progress} the report uses; {@code bandwidthLimitBytesPerSecond}
    * and {@code deadlineMs} are empty for no cap and no deadline.
    */
-  public record ProgressAt(String phase, long totalBytes, long transferredBytes, long remainingBytes,
+  public record ProgressAt(String phase, int pageSize, long totalBytes, long transferredBytes, long remainingBytes,
       long dirtyRateBytesPerSecond, long workingSetBytes, double expectedDowntimeMs, double downtimeLimitMs,
       double maxDowntimeMs, OptionalLong bandwidthLimitBytesPerSecond, int throttlePercent,
       OptionalDouble deadlineMs, long stalledRounds) {}
@@ -244,7 +244,7 @@ public final class EventLog {
   }
 
   private static ProgressAt progress(JsonNode o) {
-    return new ProgressAt(str(o, "phase"), lng(o, "totalBytes"), lng(o, "transferredBytes"), lng(o, "remainingBytes"),
+    return new ProgressAt(str(o, "phase"), (int) lng(o, "pageSize"), lng(o, "totalBytes"), lng(o, "transferredBytes"), lng(o, "remainingBytes"),
         lng(o, "dirtyRateBytesPerSecond"), lng(o, "workingSetBytes"), num(o, "expectedDowntimeMs"),
         num(o, "downtimeLimitMs"), num(o, "maxDowntimeMs"), optLong(o, "bandwidthLimitBytesPerSecond"),
         (int) lng(o, "throttlePercent"), optNum(o, "deadlineMs"), lng(o, "stalledRounds"));

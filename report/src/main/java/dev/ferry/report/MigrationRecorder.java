@@ -6,7 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A listener that keeps a migration's events in memory, to make an {@link EventLog} without writing a file: {@code options.listener(recorder)}, then, after the
+ * A listener that keeps a migration's events in memory, to make an {@link EventLog} (and so a
+ * {@link HtmlReport}) without writing a file: {@code options.listener(recorder)}, then, after the
  * migration, {@code recorder.log()}.
  *
  * <p>Thread-safe: events may arrive on the migration's thread while another reads {@link #log()}.
