@@ -39,7 +39,9 @@ public final class EventOutput implements AutoCloseable {
       closers.add(file);
     }
     if (report != null) {
-      throw new IllegalArgumentException("--report: the HTML report is not available yet (use --events FILE)");
+      JsonEvents.File r = JsonEvents.report(report, vm);
+      listeners.add(r);
+      closers.add(r);
     }
   }
 

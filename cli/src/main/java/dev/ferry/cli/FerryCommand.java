@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "ferry", mixinStandardHelpOptions = true, versionProvider = FerryCommand.Version.class,
     description = "Live migration of virtual machines, over any hypervisor that plugs in (sim, libvirt, kvm).",
-    subcommands = {PlanCommand.class, MigrateCommand.class, ReceiveCommand.class, WatchCommand.class,
+    subcommands = {PlanCommand.class, MigrateCommand.class, ReceiveCommand.class, WatchCommand.class, ReportCommand.class,
         QuickStartCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {FerryCommand.EXIT_0, FerryCommand.EXIT_1, FerryCommand.EXIT_2, FerryCommand.EXIT_3,

@@ -2,6 +2,8 @@ package dev.ferry.cli;
 
 import dev.ferry.MigrationListener;
 import dev.ferry.report.EventJson;
+import dev.ferry.report.HtmlReport;
+import dev.ferry.report.MigrationRecorder;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.Writer;
@@ -10,8 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The JSON outputs of a migration, all in ferry-report's event schema ({@link EventJson}): one line
- * per event on stdout, or a JSON Lines file. Thread-safe as {@link EventJson}'s writers are.
+ * The recorded outputs of a migration, all from ferry-report: one JSON line per event on stdout or
+ * in a JSON Lines file ({@link EventJson}, the documented event schema), and the HTML report
+ * ({@link HtmlReport}) of the events recorded in memory. Thread-safe as {@link EventJson}'s writers
+ * and {@link MigrationRecorder} are.
  */
 final class JsonEvents {
   private JsonEvents() {}
@@ -40,6 +44,24 @@ final class JsonEvents {
       @Override
       public void close() throws IOException {
         w.close();
+      }
+    };
+  }
+
+  /** Records the events; {@link #close()} writes the HTML report of them to {@code path}. */
+  static File report(Path path, String vm) {
+    MigrationRecorder recorder = new MigrationRecorder();
+    return new File() {
+      @Override
+      public void onEvent(dev.ferry.MigrationEvent event) {
+        recorder.onEvent(event);
+      }
+
+      @Override
+      public void close() throws IOException {
+        HtmlReport r = HtmlReport.of(recorder.log());
+        r.withTitle("Migration of " + vm + ": " + recorder.log().result().map(x -> x.outcome()).orElse("no result"))
+            .write(path);
       }
     };
   }

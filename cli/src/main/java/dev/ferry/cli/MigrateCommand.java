@@ -1,11 +1,9 @@
 package dev.ferry.cli;
 
-import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationSession;
-import dev.ferry.MigrationTarget;
 import dev.ferry.Vm;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,17 +28,11 @@ import picocli.CommandLine.Parameters;
         FerryCommand.EXIT_2, FerryCommand.EXIT_3, FerryCommand.EXIT_4, FerryCommand.EXIT_5, FerryCommand.EXIT_6,
         FerryCommand.EXIT_7, FerryCommand.EXIT_8})
 final class MigrateCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "SOURCE_URI", description = "The source host, e.g. sim://a, qemu:///system, kvm://a.")
-  String source;
-
-  @Parameters(index = "1", paramLabel = "VM", description = "The VM (libvirt: the domain) to migrate.")
-  String vmName;
-
   @Parameters(index = "2", paramLabel = "TARGET", description = "A host URI, or HOST:PORT of a receiver.")
   String target;
 
   @Mixin
-  SimVmOption simVm = new SimVmOption();
+  SourceVm source = new SourceVm();
 
   @Mixin
   MigrationFlags flags = new MigrationFlags();
@@ -62,26 +54,18 @@ final class MigrateCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     // the options first: a wrong one is a usage error before any host is opened
     MigrationOptions.Builder builder = flags.builder(Duration.ofSeconds(60));
-    Host b = null;
-    try (Host a = Ferry.connect(source)) {
-      Vm vm = simVm.vm(a, source, vmName);
-      MigrationTarget t;
-      if (Endpoints.isUri(target)) {
-        b = Ferry.connect(target);
-        t = b.target();
-      } else {
-        t = Endpoints.target(target).withToken(security.token(System.getenv()));
-      }
+    try (Host a = source.connect()) {
+      Vm vm = source.vm(a);
       boolean libvirt = "libvirt".equals(a.provider());
-      try (EventOutput out = output.open(vm.name())) {
+      try (Destination to = Destination.open(target, security); EventOutput out = output.open(vm.name())) {
         MigrationOptions options = builder.deadline(flags.deadline(Duration.ofSeconds(libvirt ? 120 : 60)))
-            .tls(b == null ? security.tls() : null)
+            .tls(to.tls())
             .destinationConfig(destinationXml == null ? null : java.nio.file.Files.readString(destinationXml))
             .listener(out.listener())
             .build();
         out.log("migrating " + vm.name() + " (" + vm.memory() + ") from " + source + " to " + target + " with "
             + options);
-        MigrationSession session = a.migrate(vm, t, options);
+        MigrationSession session = a.migrate(vm, to.target(), options);
         out.started(session);
         Thread cancel = new Thread(() -> cancelled(session, out), "ferry-migrate-cancel");
         Runtime.getRuntime().addShutdownHook(cancel);
@@ -93,10 +77,7 @@ final class MigrateCommand implements Callable<Integer> {
       }
       return ExitCodes.of(result.outcome());
     } finally {
-      if (b != null) {
-        b.close();
-      }
-      SimHosts.destroy(source, target);
+      SimHosts.destroy(source.uri());
     }
   }
 

@@ -4,7 +4,6 @@ import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationPlan;
-import dev.ferry.MigrationTarget;
 import dev.ferry.Vm;
 import dev.ferry.spi.Bandwidth;
 import java.time.Duration;
@@ -12,7 +11,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * {@code ferry plan SOURCE_URI VM [--to TARGET]}: what migrating the VM would cost, predicted by
@@ -23,12 +21,6 @@ import picocli.CommandLine.Parameters;
     description = {"Predict what migrating VM would cost: time, downtime, rounds, bytes, the policy's steps.",
         "The link is measured to --to (a host URI or HOST:PORT of a receiver), else --bandwidth is assumed."})
 final class PlanCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "SOURCE_URI", description = "The source host, e.g. sim://a or kvm://a.")
-  String source;
-
-  @Parameters(index = "1", paramLabel = "VM", description = "The VM.")
-  String vmName;
-
   @Option(names = "--to", paramLabel = "TARGET", description = "Measure the link to this target (host URI or HOST:PORT).")
   String to;
 
@@ -37,7 +29,7 @@ final class PlanCommand implements Callable<Integer> {
   Duration window;
 
   @Mixin
-  SimVmOption simVm = new SimVmOption();
+  SourceVm source = new SourceVm();
 
   @Mixin
   MigrationFlags flags = new MigrationFlags();
@@ -51,21 +43,14 @@ final class PlanCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     MigrationOptions.Builder builder = flags.builder(Duration.ofSeconds(60));
-    Host b = null;
-    try (Host a = Ferry.connect(source)) {
-      Vm vm = simVm.vm(a, source, vmName);
+    try (Host a = source.connect()) {
+      Vm vm = source.vm(a);
       Bandwidth link;
       if (to != null) {
-        MigrationTarget t;
-        if (Endpoints.isUri(to)) {
-          b = Ferry.connect(to);
-          t = b.target();
-        } else {
-          t = Endpoints.target(to).withToken(security.token(System.getenv()));
-          builder.tls(security.tls());
+        try (Destination d = Destination.open(to, security)) {
+          link = Ferry.measureLink(d.target(), Duration.ofMillis(250), builder.tls(d.tls()).build());
+          System.out.printf("link to %s: %s measured%n", d.target().address(), link);
         }
-        link = Ferry.measureLink(t, Duration.ofMillis(250), builder.build());
-        System.out.printf("link to %s: %s measured%n", t.address(), link);
       } else if (!flags.bandwidth().equals(Bandwidth.UNLIMITED)) {
         link = flags.bandwidth();
       } else {
@@ -75,10 +60,7 @@ final class PlanCommand implements Callable<Integer> {
       System.out.println(plan);
       return ExitCodes.OK;
     } finally {
-      if (b != null) {
-        b.close();
-      }
-      SimHosts.destroy(source, to);
+      SimHosts.destroy(source.uri());
     }
   }
 }

@@ -6,7 +6,6 @@ import dev.ferry.Host;
 import dev.ferry.MigrationReceiver;
 import dev.ferry.ReceivedMigration;
 import dev.ferry.ReceiverOptions;
-import dev.ferry.sim.SimHost;
 import dev.ferry.sim.SimVm;
 import java.io.PrintStream;
 import java.util.Locale;
@@ -94,7 +93,7 @@ final class ReceiveCommand implements Callable<Integer> {
   }
 
   private String stop(String vmName) {
-    Optional<SimVm> vm = SimVmOption.simHost(hostUri).vm(vmName);
+    Optional<SimVm> vm = SourceVm.simHost(hostUri).vm(vmName);
     vm.ifPresent(SimVm::stop);
     return vm.isPresent() ? "; stopped (--stop-arrived)" : "";
   }

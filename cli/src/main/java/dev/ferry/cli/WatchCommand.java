@@ -12,7 +12,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * {@code ferry watch SOURCE_URI VM}: the VM's live dirty rate and working set, one line per
@@ -22,12 +21,6 @@ import picocli.CommandLine.Parameters;
 @Command(name = "watch", mixinStandardHelpOptions = true, sortOptions = false,
     description = "Print VM's live dirty rate and working set, measured with its dirty log, once per interval.")
 final class WatchCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "SOURCE_URI", description = "The host, e.g. sim://a or kvm://a.")
-  String source;
-
-  @Parameters(index = "1", paramLabel = "VM", description = "The VM.")
-  String vmName;
-
   @Option(names = "--interval", defaultValue = "1s", converter = Units.DurationConverter.class,
       description = "Measurement window of each line (default ${DEFAULT-VALUE}).")
   Duration interval;
@@ -36,12 +29,12 @@ final class WatchCommand implements Callable<Integer> {
   int count;
 
   @Mixin
-  SimVmOption simVm = new SimVmOption();
+  SourceVm source = new SourceVm();
 
   @Override
   public Integer call() throws Exception {
-    try (Host host = Ferry.connect(source)) {
-      Vm vm = simVm.vm(host, source, vmName);
+    try (Host host = source.connect()) {
+      Vm vm = source.vm(host);
       System.out.printf("host %s (%s): VM %s, %s, %s%n", host.info().hostname(), host.provider(), vm.name(),
           vm.memory(), vm.state());
       // Only the plan's measurement is printed; the link it asks for plays no part in it.
@@ -56,7 +49,7 @@ final class WatchCommand implements Callable<Integer> {
       }
       return ExitCodes.OK;
     } finally {
-      SimHosts.destroy(source);
+      SimHosts.destroy(source.uri());
     }
   }
 }

@@ -82,7 +82,7 @@ class ExitCodesTest {
     String script = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
     assertThat(code).isZero();
     assertThat(script).startsWith("#!/usr/bin/env bash").contains("complete -F _complete_ferry");
-    for (String sub : Arrays.asList("plan", "migrate", "receive", "watch", "quickstart", "completion")) {
+    for (String sub : Arrays.asList("plan", "migrate", "receive", "watch", "report", "quickstart", "completion")) {
       assertThat(script).contains(sub);
     }
   }
