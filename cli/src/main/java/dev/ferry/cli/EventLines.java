@@ -10,9 +10,10 @@ import java.io.PrintStream;
 import java.util.Locale;
 
 /**
- * One line of text per migration event: rounds, decisions, phases, post-copy, the end. What the
- * samples print, and what {@code ferry migrate} prints when asked for {@code --lines}. Stateless and
- * thread-safe (each line is one {@code printf}).
+ * One line of text per migration event: rounds, decisions, phases, post-copy, the end: what the
+ * quick start and the samples print (the {@code ferry migrate} command draws a {@link
+ * ProgressDisplay} or prints JSON instead). Stateless and thread-safe (each line is one
+ * {@code printf}).
  */
 public final class EventLines {
   private EventLines() {}
