@@ -63,7 +63,7 @@ final class MigrateCommand implements Callable<Integer> {
             .destinationConfig(destinationXml == null ? null : java.nio.file.Files.readString(destinationXml))
             .listener(out.listener())
             .build();
-        out.log("migrating " + vm.name() + " (" + vm.memory() + ") from " + source + " to " + target + " with "
+        out.log("migrating " + vm.name() + " (" + vm.memory() + ") from " + source.uri() + " to " + target + " with "
             + options);
         MigrationSession session = a.migrate(vm, to.target(), options);
         out.started(session);
