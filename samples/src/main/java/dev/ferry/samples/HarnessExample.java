@@ -6,6 +6,7 @@ import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationReceiver;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationTarget;
+import dev.ferry.cli.ResultJson;
 import dev.ferry.sim.FaultyLink;
 import dev.ferry.sim.SimHost;
 import dev.ferry.sim.SimVm;
@@ -53,7 +54,7 @@ final class HarnessExample implements Callable<Integer> {
         link.cutAfter(DataSize.parse(cutAfter).bytes());
         MigrationResult r = a.migrate(a.vm("app-1"), new MigrationTarget(link.address(), ""), options)
             .completion().join();
-        System.out.println("attempt 1, link cut after " + cutAfter + ": " + QuickStart.json(r, vm.description()
+        System.out.println("attempt 1, link cut after " + cutAfter + ": " + ResultJson.of(r, vm.description()
             .memory().bytes()));
         expect(r.outcome() == MigrationResult.Outcome.FAILED, "attempt 1 failed");
         expect(vm.state() == VmState.RUNNING, "the VM still runs on the source");
@@ -62,7 +63,7 @@ final class HarnessExample implements Callable<Integer> {
       }
 
       MigrationResult r = a.migrate(a.vm("app-1"), receiver.target(), options).completion().join();
-      System.out.println("attempt 2, healthy link: " + QuickStart.json(r, vm.description().memory().bytes()));
+      System.out.println("attempt 2, healthy link: " + ResultJson.of(r, vm.description().memory().bytes()));
       expect(r.completed() && r.verified(), "attempt 2 completed with memory verified");
       expect(a.vms().isEmpty() && b.vms().size() == 1, "the VM is on the destination only");
       expect(b.vm("app-1").state() == VmState.RUNNING, "the VM runs on the destination");

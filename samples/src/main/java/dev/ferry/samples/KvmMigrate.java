@@ -8,13 +8,16 @@ import dev.ferry.MigrationResult;
 import dev.ferry.MigrationSession;
 import dev.ferry.MigrationTarget;
 import dev.ferry.ReceivedMigration;
+import dev.ferry.cli.Endpoints;
+import dev.ferry.cli.EventLines;
+import dev.ferry.cli.MigrationFlags;
+import dev.ferry.cli.Units;
 import dev.ferry.kvm.KvmHost;
 import dev.ferry.kvm.KvmVm;
 import dev.ferry.kvm.KvmVmSpec;
 import dev.ferry.spi.DataSize;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +30,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -49,15 +53,8 @@ final class KvmMigrate implements Callable<Integer> {
   @Option(names = "--memory", defaultValue = "72MiB", description = "Guest RAM (default ${DEFAULT-VALUE}).")
   String memory;
 
-  @Option(names = "--bandwidth", defaultValue = "unlimited",
-      description = "Bandwidth limit, e.g. 50MB/s, or unlimited (default ${DEFAULT-VALUE}).")
-  String bandwidth;
-
-  @Option(names = "--max-downtime", defaultValue = "300ms", description = "Longest pause (default ${DEFAULT-VALUE}).")
-  String maxDowntime;
-
-  @Option(names = "--deadline", defaultValue = "60s", description = "Roll back after this long (default ${DEFAULT-VALUE}).")
-  String deadline;
+  @Mixin
+  MigrationFlags flags = new MigrationFlags();
 
   @Option(names = "--after", defaultValue = "3s",
       description = "How long to show the destination's heartbeat after the switchover (default ${DEFAULT-VALUE}).")
@@ -88,9 +85,7 @@ final class KvmMigrate implements Callable<Integer> {
     KvmHost kvm = KvmHost.named("kvm-sample-b");
     kvm.addSerialListener((vm, line) -> System.out.println("[dest] " + line));
     try (Host b = Ferry.connect("kvm://kvm-sample-b")) {
-      int colon = listen.lastIndexOf(':');
-      MigrationReceiver r = b.listen(new InetSocketAddress(listen.substring(0, colon),
-          Integer.parseInt(listen.substring(colon + 1))), "");
+      MigrationReceiver r = b.listen(Endpoints.address(listen), "");
       System.out.println("LISTENING " + r.target().address().getPort());
       System.out.flush();
       if (r.awaitReceived(1, Duration.ofMinutes(10))) {
@@ -102,7 +97,7 @@ final class KvmMigrate implements Callable<Integer> {
         // keep the guest running until the source (or the terminal) closes our stdin
       }
       // With no stdin at all (run in the background), still show the guest running here for --after.
-      long left = Durations.parse(after).toMillis() - (System.nanoTime() - t0) / 1_000_000;
+      long left = Units.duration(after).toMillis() - (System.nanoTime() - t0) / 1_000_000;
       if (left > 0) {
         Thread.sleep(left);
       }
@@ -135,24 +130,19 @@ final class KvmMigrate implements Callable<Integer> {
     MigrationTarget target;
     AtomicInteger destHeartbeats = new AtomicInteger();
     if (connect != null) {
-      int colon = connect.lastIndexOf(':');
-      target = MigrationTarget.of(connect.substring(0, colon), Integer.parseInt(connect.substring(colon + 1)));
+      target = Endpoints.target(connect);
     } else {
       dest = startDestination(destHeartbeats);
       target = MigrationTarget.of("127.0.0.1", destPort);
     }
     try (Host a = Ferry.connect("kvm://kvm-sample-a")) {
-      MigrationOptions options = MigrationOptions.builder()
-          .maxDowntime(Durations.parse(maxDowntime))
-          .deadline(Durations.parse(deadline))
-          .bandwidthLimit(QuickStart.parseBandwidth(bandwidth))
-          .verify(true)
-          .listener(QuickStart::print)
+      MigrationOptions options = flags.builder(Duration.ofSeconds(60))
+          .listener(EventLines.to(System.out))
           .build();
       System.out.printf("migrating guest to %s with %s%n", target.address(), options);
       MigrationSession s = a.migrate(a.vm("guest"), target, options);
       MigrationResult r = s.completion().join();
-      Thread.sleep(Durations.parse(after).toMillis());
+      Thread.sleep(Units.duration(after).toMillis());
       System.out.printf("result: %s in %d ms, downtime %s, %d rounds, %s on the wire, verified %s; source VM %s%n",
           r.outcome(), r.totalTime().toMillis(), r.downtimeText(), r.roundCount(), DataSize.bytes(r.bytesOnWire()),
           r.verified(), vm.state());

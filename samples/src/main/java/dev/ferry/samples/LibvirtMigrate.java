@@ -1,16 +1,20 @@
 package dev.ferry.samples;
 
-import dev.ferry.Compression;
 import dev.ferry.Ferry;
 import dev.ferry.Host;
 import dev.ferry.MigrationOptions;
 import dev.ferry.MigrationResult;
 import dev.ferry.MigrationSession;
 import dev.ferry.Vm;
+import dev.ferry.cli.EventLines;
+import dev.ferry.cli.MigrationFlags;
+import dev.ferry.cli.ResultJson;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -32,42 +36,18 @@ final class LibvirtMigrate implements Callable<Integer> {
   @Option(names = "--domain", required = true, description = "The domain to migrate.")
   String domain;
 
-  @Option(names = "--max-downtime", defaultValue = "300ms",
-      description = "Longest pause allowed, e.g. 300ms or 1s (default ${DEFAULT-VALUE}).")
-  String maxDowntime;
-
-  @Option(names = "--deadline", defaultValue = "120s",
-      description = "Give up and roll back after this long (default ${DEFAULT-VALUE}).")
-  String deadline;
-
-  @Option(names = "--bandwidth", defaultValue = "unlimited",
-      description = "Bandwidth limit, e.g. 100MB/s, or unlimited (default ${DEFAULT-VALUE}).")
-  String bandwidth;
-
-  @Option(names = "--streams", defaultValue = "1", description = "Parallel connections (default ${DEFAULT-VALUE}).")
-  int streams;
-
-  @Option(names = "--compression", defaultValue = "none", description = "none or lz4 (libvirt: XBZRLE) (default ${DEFAULT-VALUE}).")
-  String compression;
+  @Mixin
+  MigrationFlags flags = new MigrationFlags();
 
   @Option(names = "--destination-xml",
       description = "File with the domain XML to use on the destination (serial log and disk paths that differ).")
   java.nio.file.Path destinationXml;
 
-  @Option(names = "--post-copy", description = "Allow the policy to switch to post-copy when pre-copy cannot converge.")
-  boolean postCopy;
-
   @Override
   public Integer call() throws Exception {
-    MigrationOptions options = MigrationOptions.builder()
-        .maxDowntime(Durations.parse(maxDowntime))
-        .deadline(Durations.parse(deadline))
-        .bandwidthLimit(QuickStart.parseBandwidth(bandwidth))
-        .streams(streams)
-        .compression("none".equalsIgnoreCase(compression) ? Compression.NONE : Compression.LZ4)
-        .allowPostCopy(postCopy)
+    MigrationOptions options = flags.builder(Duration.ofSeconds(120))
         .destinationConfig(destinationXml == null ? null : java.nio.file.Files.readString(destinationXml))
-        .listener(QuickStart::print)
+        .listener(EventLines.to(System.out))
         .build();
     try (Host a = Ferry.connect(source); Host b = Ferry.connect(destination)) {
       Vm vm = a.vm(domain);
@@ -83,7 +63,7 @@ final class LibvirtMigrate implements Callable<Integer> {
       } else {
         System.out.printf("source: domain %s is %s on %s%n", vm.name(), a.vm(vm.name()).state(), a.info().hostname());
       }
-      System.out.println(QuickStart.json(r, vm.memory().bytes()));
+      System.out.println(ResultJson.of(r, vm.memory().bytes()));
       return r.completed() ? 0 : 1;
     }
   }

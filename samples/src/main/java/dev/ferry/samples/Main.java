@@ -1,12 +1,14 @@
 package dev.ferry.samples;
 
+import dev.ferry.cli.FerryCommand;
+import dev.ferry.cli.QuickStartCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The samples' command line: {@code java -jar samples/target/ferry-samples.jar <command>}. */
 @Command(name = "ferry-samples", mixinStandardHelpOptions = true,
     description = "Runnable Ferry samples on the simulated hypervisor.",
-    subcommands = {QuickStart.class, WatchDirtyRate.class, HarnessExample.class, LibvirtMigrate.class, KvmMigrate.class,
+    subcommands = {QuickStartCommand.class, WatchDirtyRate.class, HarnessExample.class, LibvirtMigrate.class, KvmMigrate.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -16,17 +18,9 @@ public final class Main implements Runnable {
     if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     }
-    CommandLine cli = new CommandLine(new Main());
     // A refusal the user can act on (a receiver that will not run open, a bad certificate file)
-    // is one line, not a stack trace.
-    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-      if (e instanceof dev.ferry.FerryException || e instanceof IllegalArgumentException) {
-        cmd.getErr().println(cmd.getColorScheme().errorText(e.getClass().getSimpleName() + ": " + e.getMessage()));
-        return 2;
-      }
-      throw e;
-    });
-    System.exit(cli.execute(args));
+    // is one line, not a stack trace: the ferry command's handling, and its exit codes.
+    System.exit(FerryCommand.commandLine(new Main()).execute(args));
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.ferry.samples;
 
 import dev.ferry.Ferry;
+import dev.ferry.cli.SimVms;
 import dev.ferry.Host;
 import dev.ferry.sim.SimHost;
 import dev.ferry.sim.SimVm;
@@ -35,7 +36,7 @@ final class WatchDirtyRate implements Callable<Integer> {
       System.out.printf("host %s (%s): VM %s, %s, %s%n", host.info().hostname(), host.provider(),
           vm.name(), vm.description().memory(), vm.workload());
       for (int i = 0; i < seconds; i++) {
-        long dirty = SampleVms.dirtyPagesPerSecond(vm, Duration.ofSeconds(1));
+        long dirty = SimVms.dirtyPagesPerSecond(vm, Duration.ofSeconds(1));
         System.out.printf("t=%ds  dirty rate %,d pages/s (%.1f MB/s), %,d writes so far%n", i + 1, dirty,
             dirty * vm.description().pageSize() / 1e6, vm.writesDone());
       }

@@ -1,4 +1,4 @@
-package dev.ferry.samples;
+package dev.ferry.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -11,11 +11,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
-/** Where the samples take the token and TLS from: files and the environment, never the command line. */
-class SampleSecurityTest {
+/** Where the commands take the token and TLS from: files and the environment, never the command line. */
+class SecurityOptionsTest {
 
-  private static SampleSecurity parse(String... args) {
-    SampleSecurity s = new SampleSecurity();
+  private static SecurityOptions parse(String... args) {
+    SecurityOptions s = new SecurityOptions();
     new CommandLine(s).parseArgs(args);
     return s;
   }
@@ -23,13 +23,13 @@ class SampleSecurityTest {
   @Test
   void token_fromFile_isItsFirstLineAndWinsOverTheEnvironment(@TempDir Path dir) throws Exception {
     Path file = Files.writeString(dir.resolve("token"), "from-file\nignored\n");
-    SampleSecurity s = parse("--token-file", file.toString());
-    assertThat(s.token(Map.of(SampleSecurity.TOKEN_ENV, "from-env"))).isEqualTo("from-file");
+    SecurityOptions s = parse("--token-file", file.toString());
+    assertThat(s.token(Map.of(SecurityOptions.TOKEN_ENV, "from-env"))).isEqualTo("from-file");
   }
 
   @Test
   void token_withoutFile_comesFromFerryTokenOrIsEmpty() throws Exception {
-    assertThat(parse().token(Map.of(SampleSecurity.TOKEN_ENV, "from-env"))).isEqualTo("from-env");
+    assertThat(parse().token(Map.of(SecurityOptions.TOKEN_ENV, "from-env"))).isEqualTo("from-env");
     assertThat(parse().token(Map.of())).isEmpty();
   }
 
@@ -41,11 +41,14 @@ class SampleSecurityTest {
   }
 
   @Test
-  void quickStart_hasNoTokenOptionOnTheCommandLine() {
-    List<String> names = new CommandLine(new QuickStart()).getCommandSpec().options().stream()
-        .flatMap(o -> List.of(o.names()).stream()).toList();
-    assertThat(names).contains("--token-file", "--tls-keystore", "--tls-truststore", "--tls-password-file")
-        .doesNotContain("--token");
+  void remoteCommands_haveNoTokenOptionOnTheCommandLine() {
+    for (Object command : List.of(new QuickStartCommand(), new MigrateCommand(), new ReceiveCommand(), new PlanCommand())) {
+      List<String> names = new CommandLine(command).getCommandSpec().options().stream()
+          .flatMap(o -> List.of(o.names()).stream()).toList();
+      assertThat(names).as(command.getClass().getSimpleName())
+          .contains("--token-file", "--tls-keystore", "--tls-truststore", "--tls-password-file")
+          .doesNotContain("--token");
+    }
   }
 
   @Test

@@ -1,4 +1,4 @@
-package dev.ferry.samples;
+package dev.ferry.cli;
 
 import dev.ferry.FerryTls;
 import java.io.IOException;
@@ -10,13 +10,14 @@ import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
- * The security options of the two-process samples, as a picocli mixin: the token from a file or the
- * {@code FERRY_TOKEN} environment variable (never from the command line, where every user sees it
- * in {@code ps}), and TLS from a PKCS#12 key store and trust store (their password from a file) or
- * from PEM files.
+ * The security options of a command that sends to a remote receiver or is one, as a picocli mixin:
+ * the token from a file or the {@code FERRY_TOKEN} environment variable (never from the command
+ * line, where every user sees it in {@code ps}), and TLS from a PKCS#12 key store and trust store
+ * (their password from a file) or from PEM files. Not thread-safe: picocli fills it, one command
+ * reads it.
  */
-final class SampleSecurity {
-  static final String TOKEN_ENV = "FERRY_TOKEN";
+public final class SecurityOptions {
+  public static final String TOKEN_ENV = "FERRY_TOKEN";
 
   @Option(names = "--token-file", paramLabel = "FILE",
       description = "File whose first line is the shared token (else the FERRY_TOKEN environment variable).")
@@ -45,11 +46,11 @@ final class SampleSecurity {
   Path caPem;
 
   @Option(names = "--tls-allow-peer", paramLabel = "NAME",
-      description = "With --listen: accept only sources whose certificate names NAME (DNS or IP; repeatable).")
+      description = "On the receiving side: accept only sources whose certificate names NAME (DNS or IP; repeatable).")
   List<String> allowPeers = List.of();
 
   /** The token: the file's first line, else {@code FERRY_TOKEN}, else empty. */
-  String token(Map<String, String> env) throws IOException {
+  public String token(Map<String, String> env) throws IOException {
     if (tokenFile != null) {
       String t = firstLine(tokenFile);
       if (t.isEmpty()) {
@@ -61,7 +62,7 @@ final class SampleSecurity {
   }
 
   /** TLS from the options, or null when none is given. */
-  FerryTls tls() throws IOException {
+  public FerryTls tls() throws IOException {
     boolean pkcs12 = keyStore != null || trustStore != null;
     boolean pem = certPem != null || keyPem != null || caPem != null;
     if (!pkcs12 && !pem) {

@@ -1,4 +1,4 @@
-package dev.ferry.samples;
+package dev.ferry.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -22,7 +22,7 @@ class ResultJsonTest {
         75_498_472, 18_000, List.of(), false, List.of(), Optional.of(pc), Optional.empty(),
         Optional.of("bytes from the last sample"));
 
-    String json = QuickStart.json(r, 64L << 20);
+    String json = ResultJson.of(r, 64L << 20);
 
     assertThat(json).contains("\"downtimeMs\":null")
         .contains("\"downtimeUnknown\":\"libvirt kept no completed-job statistics\"")
@@ -38,7 +38,7 @@ class ResultJsonTest {
     MigrationResult r = new MigrationResult(new VmId("u-1"), MigrationResult.Outcome.COMPLETED, Optional.empty(),
         Duration.ofMillis(21), Duration.ofMillis(1825), 7_522_153, 8598, List.of(), false, List.of());
 
-    String json = QuickStart.json(r, 64L << 20);
+    String json = ResultJson.of(r, 64L << 20);
 
     assertThat(json).contains("\"downtimeMs\":21").doesNotContain("downtimeUnknown").doesNotContain("bytesNotFinal");
   }
